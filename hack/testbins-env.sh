@@ -1,0 +1,12 @@
+# Sourced by hack/testbins.sh and the Makefile: the versions of the test binaries and the
+# cache directory they live in. The directory name carries every version, so changing one
+# builds into a new directory and never mixes binaries of different releases.
+K8S_VERSION=v1.37.2
+K8S_VERSION_MAJOR=1
+K8S_VERSION_MINOR=37
+ETCD_VERSION=v3.7.3
+KWOK_VERSION=v0.8.0
+
+TESTBINS_CACHE=${KUBEXR_TESTBINS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-xr/testbins}
+KUBEBUILDER_ASSETS="$TESTBINS_CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION"
+export KUBEBUILDER_ASSETS

@@ -1,0 +1,38 @@
+package plugin
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// NewCmdRoot builds `kubectl xr` with its subcommands.
+func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
+	flags := genericclioptions.NewConfigFlags(true)
+	cmd := &cobra.Command{
+		Use:           "xr",
+		Short:         "Place latency-critical XR workloads on Liqo-peered clusters by measured latency",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl xr"},
+	}
+	flags.AddFlags(cmd.PersistentFlags())
+	cmd.SetIn(streams.In)
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	cmd.AddCommand(NewCmdVersion(streams))
+	return cmd
+}
+
+// Execute runs the root command with args, printing any error as one line on ErrOut.
+func Execute(streams genericiooptions.IOStreams, args []string) error {
+	cmd := NewCmdRoot(streams)
+	cmd.SetArgs(args)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+		return err
+	}
+	return nil
+}

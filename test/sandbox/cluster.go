@@ -1,0 +1,271 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ClusterOptions says which components a local cluster runs.
+type ClusterOptions struct {
+	// Name identifies the cluster; it names its folder, kubeconfig context and, for Liqo,
+	// its cluster id. Required.
+	Name string
+	// Scheduler starts the real kube-scheduler.
+	Scheduler bool
+	// Kwok starts kwok managing every Node, so pods bound to nodes become Running.
+	Kwok bool
+}
+
+// Cluster is one running local control plane.
+type Cluster struct {
+	Name string
+	// Dir holds the cluster's PKI, data, logs and kubeconfig.
+	Dir string
+	// KubeconfigPath is an admin kubeconfig whose current context is Name.
+	KubeconfigPath string
+	// Config is the admin REST config.
+	Config *rest.Config
+	// Client is a controller-runtime client with the sandbox scheme (core, Liqo, Cluster API).
+	Client client.Client
+	// Clientset is a typed client-go clientset.
+	Clientset kubernetes.Interface
+	PKI       *PKI
+	// Server is the API server's URL.
+	Server string
+
+	procs []*process
+}
+
+// Start timeouts; generous because two cores may be shared with a compiler.
+const (
+	etcdReadyTimeout      = 60 * time.Second
+	apiServerReadyTimeout = 90 * time.Second
+	stopGrace             = 15 * time.Second
+)
+
+func (s *Sandbox) startCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
+	if opts.Name == "" {
+		return nil, fmt.Errorf("cluster name is required")
+	}
+	dir := filepath.Join(s.Dir, opts.Name)
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return nil, fmt.Errorf("create cluster dir: %w", err)
+	}
+	c := &Cluster{Name: opts.Name, Dir: dir}
+	ok := false
+	defer func() {
+		if !ok {
+			c.Stop()
+		}
+	}()
+
+	pki, err := NewPKI(filepath.Join(dir, "pki"))
+	if err != nil {
+		return nil, err
+	}
+	c.PKI = pki
+	if err := c.startEtcdAndAPIServer(ctx, s.assets); err != nil {
+		return nil, err
+	}
+	if err := c.writeKubeconfig(); err != nil {
+		return nil, err
+	}
+	if err := c.buildClients(); err != nil {
+		return nil, err
+	}
+	if err := installCRDs(c.Config, s.crdDirs); err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+	if opts.Scheduler {
+		if err := c.startScheduler(s.assets); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Kwok {
+		if err := c.startKwok(s.assets); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return c, nil
+}
+
+func (c *Cluster) startEtcdAndAPIServer(ctx context.Context, assets string) error {
+	clientPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	peerPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(clientPort)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	etcd, err := c.start("etcd", filepath.Join(assets, "etcd"), []string{
+		"--name=default",
+		"--data-dir=" + filepath.Join(c.Dir, "etcd"),
+		"--listen-client-urls=" + etcdURL, "--advertise-client-urls=" + etcdURL,
+		"--listen-peer-urls=" + peerURL, "--initial-advertise-peer-urls=" + peerURL,
+		"--initial-cluster=default=" + peerURL,
+		"--unsafe-no-fsync=true",
+	}, nil)
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, etcd, etcdURL+"/health", nil, etcdReadyTimeout); err != nil {
+		return fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	c.Server = "https://127.0.0.1:" + strconv.Itoa(port)
+	p := c.PKI
+	apiserver, err := c.start("kube-apiserver", filepath.Join(assets, "kube-apiserver"), []string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + filepath.Join(c.Dir, "apiserver-certs"),
+		"--tls-cert-file=" + p.ServingCert, "--tls-private-key-file=" + p.ServingKey,
+		"--client-ca-file=" + p.CACert,
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file=" + p.SAPublic,
+		"--service-account-signing-key-file=" + p.SAPrivate,
+		// An allocation range only: nothing in the sandbox sends traffic to service IPs.
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--authorization-mode=RBAC",
+		// 127.0.0.1 is refused as an endpoint by the default reconciler.
+		"--endpoint-reconciler-type=none",
+		// No token controller runs, and kwok reports readiness itself.
+		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
+		"--allow-privileged=true",
+	}, nil)
+	if err != nil {
+		return err
+	}
+	tlsFiles := &tlsClientFiles{ca: p.CACert, cert: p.AdminCert, key: p.AdminKey}
+	if err := waitHTTP(ctx, apiserver, c.Server+"/readyz", tlsFiles, apiServerReadyTimeout); err != nil {
+		return fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+func (c *Cluster) start(name, binary string, args, env []string) (*process, error) {
+	p, err := startProcess(name, binary, args, env, filepath.Join(c.Dir, "logs"))
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+	c.procs = append(c.procs, p)
+	return p, nil
+}
+
+// Kubeconfig returns the admin kubeconfig with embedded credentials, for callers that
+// must keep it in memory (e.g. a Cluster API kubeconfig Secret).
+func (c *Cluster) Kubeconfig() (*clientcmdapi.Config, error) {
+	ca, err := os.ReadFile(c.PKI.CACert)
+	if err != nil {
+		return nil, fmt.Errorf("read CA: %w", err)
+	}
+	cert, err := os.ReadFile(c.PKI.AdminCert)
+	if err != nil {
+		return nil, fmt.Errorf("read admin cert: %w", err)
+	}
+	key, err := os.ReadFile(c.PKI.AdminKey)
+	if err != nil {
+		return nil, fmt.Errorf("read admin key: %w", err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[c.Name] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: ca}
+	cfg.AuthInfos[c.Name+"-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
+	cfg.Contexts[c.Name] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: c.Name + "-admin", Namespace: "default"}
+	cfg.CurrentContext = c.Name
+	return cfg, nil
+}
+
+func (c *Cluster) writeKubeconfig() error {
+	cfg, err := c.Kubeconfig()
+	if err != nil {
+		return err
+	}
+	c.KubeconfigPath = filepath.Join(c.Dir, "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, c.KubeconfigPath); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	return nil
+}
+
+func (c *Cluster) buildClients() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath)
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	c.Config = cfg
+	c.Client, err = client.New(cfg, client.Options{Scheme: NewScheme()})
+	if err != nil {
+		return fmt.Errorf("build client: %w", err)
+	}
+	c.Clientset, err = kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("build clientset: %w", err)
+	}
+	return nil
+}
+
+func (c *Cluster) startScheduler(assets string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	_, err = c.start("kube-scheduler", filepath.Join(assets, "kube-scheduler"), []string{
+		"--kubeconfig=" + c.KubeconfigPath,
+		"--authentication-kubeconfig=" + c.KubeconfigPath,
+		"--authorization-kubeconfig=" + c.KubeconfigPath,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + filepath.Join(c.Dir, "scheduler-certs"),
+	}, nil)
+	return err
+}
+
+func (c *Cluster) startKwok(assets string) error {
+	args := []string{
+		"--kubeconfig=" + c.KubeconfigPath,
+		"--manage-all-nodes=true",
+		"--server-address=",
+	}
+	stages, err := filepath.Glob(filepath.Join(assets, "kwok-stages", "*.yaml"))
+	if err != nil || len(stages) == 0 {
+		return fmt.Errorf("no kwok stage files under %s: run make testbins", assets)
+	}
+	for _, s := range stages {
+		args = append(args, "--config="+s)
+	}
+	_, err = c.start("kwok", filepath.Join(assets, "kwok"), args, nil)
+	return err
+}
+
+// Stop ends the cluster's processes, newest first, so the API server stops before etcd.
+func (c *Cluster) Stop() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		c.procs[i].stop(stopGrace)
+	}
+	c.procs = nil
+}
+
+// LogFiles returns the log file of every process the cluster started.
+func (c *Cluster) LogFiles() []string {
+	files, _ := filepath.Glob(filepath.Join(c.Dir, "logs", "*.log"))
+	return files
+}

@@ -1,0 +1,14 @@
+// Package sandbox starts named local Kubernetes clusters from real binaries (etcd,
+// kube-apiserver, and optionally kube-scheduler and kwok) for tests and the demo.
+//
+// Each cluster has its own PKI, free ports, a kubeconfig on disk, and the CRDs of Liqo
+// and Cluster API installed from the Go module cache. Every process it starts is stopped
+// by Cluster.Stop, and dies with the test binary if that is killed.
+//
+// The stand-in for Liqo (liqostandin.go) creates virtual nodes, VirtualNode objects and
+// Connection objects exactly as Liqo's controllers and gateway would. It is a stand-in:
+// nothing in it peers clusters or measures latency. Tests that need the real thing use
+// the real-Liqo mode instead.
+//
+// The binaries come from `make testbins`, found through KUBEBUILDER_ASSETS.
+package sandbox

@@ -1,0 +1,95 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Sandbox is a set of named local clusters sharing one folder and one set of binaries.
+type Sandbox struct {
+	// Dir holds one folder per cluster.
+	Dir string
+
+	assets  string
+	crdDirs []string
+
+	mu       sync.Mutex
+	clusters []*Cluster
+}
+
+// New prepares a sandbox rooted at dir. It finds the binaries through KUBEBUILDER_ASSETS
+// and the CRDs of Liqo and Cluster API in the Go module cache.
+func New(dir string) (*Sandbox, error) {
+	assets, err := AssetsDir()
+	if err != nil {
+		return nil, err
+	}
+	crdDirs, err := thirdPartyCRDDirs()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create sandbox dir: %w", err)
+	}
+	return &Sandbox{Dir: dir, assets: assets, crdDirs: crdDirs}, nil
+}
+
+// requiredBinaries are what `make testbins` builds and the harness runs.
+var requiredBinaries = []string{"etcd", "kube-apiserver", "kube-scheduler", "kubectl", "kwok"}
+
+// AssetsDir returns the directory of the test binaries, or an error saying how to build them.
+func AssetsDir() (string, error) {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		return "", fmt.Errorf("KUBEBUILDER_ASSETS is not set: run `make testbins` and use `make test`, " +
+			"or export KUBEBUILDER_ASSETS=$(hack/testbins.sh --print)")
+	}
+	for _, b := range requiredBinaries {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return "", fmt.Errorf("%s is missing from KUBEBUILDER_ASSETS=%s: run `make testbins`", b, dir)
+		}
+	}
+	return dir, nil
+}
+
+// Binary returns the path of one of the test binaries (e.g. "kubectl").
+func (s *Sandbox) Binary(name string) string { return filepath.Join(s.assets, name) }
+
+// StartCluster starts a named cluster. The sandbox stops it in Stop.
+func (s *Sandbox) StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
+	c, err := s.startCluster(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.clusters = append(s.clusters, c)
+	s.mu.Unlock()
+	return c, nil
+}
+
+// Clusters returns the running clusters in start order.
+func (s *Sandbox) Clusters() []*Cluster {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Cluster(nil), s.clusters...)
+}
+
+// Stop stops every cluster; clusters stop in parallel because each waits for its processes.
+func (s *Sandbox) Stop() {
+	s.mu.Lock()
+	clusters := s.clusters
+	s.clusters = nil
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Stop()
+		}()
+	}
+	wg.Wait()
+}
