@@ -8,12 +8,17 @@ LDFLAGS := -s -w -X github.com/kubexr/kubectl-xr/internal/version.Version=$(VERS
 BIN := bin
 GO_TEST_FLAGS ?=
 
-.PHONY: all build test bench demo demo-down dist lint testbins clean
+.PHONY: all build generate test bench demo demo-down dist lint testbins clean
 
 all: build
 
 build: ## Build kubectl-xr and xr-webhook into bin/.
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+generate: ## Regenerate the LatencyClass deepcopy and CRD with controller-gen (built from the module proxy).
+	go build -C hack/tools/controller-gen -o $(CURDIR)/$(BIN)/controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen
+	$(BIN)/controller-gen object paths=./api/...
+	$(BIN)/controller-gen crd paths=./api/... output:crd:artifacts:config=manifests/crd
 
 testbins: ## Build the real Kubernetes test binaries (cached outside the checkout by version).
 	hack/testbins.sh >/dev/null

@@ -1,0 +1,69 @@
+package policy
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// benchInventory has n connected, fresh clusters with RTTs spread evenly over 1–100ms,
+// so a "low" (20ms) pod is eligible for about a fifth of them.
+func benchInventory(n int) *Inventory {
+	clusters := make([]Cluster, n)
+	for i := range clusters {
+		rtt := time.Millisecond + time.Duration(i)*99*time.Millisecond/time.Duration(max(n, 1))
+		clusters[i] = makeCluster(fmt.Sprintf("cluster-%05d", i)).rtt(rtt).obj()
+	}
+	return inventory(clusters...)
+}
+
+func benchPod() corev1.PodSpec {
+	return corev1.PodSpec{Containers: []corev1.Container{{Name: "render", Image: "example.invalid/render:1"}}}
+}
+
+// BenchmarkDecision is a full decision as the webhook makes it: resolve the hint from
+// pod, Deployment and namespace, decide, write the constraints into the pod and encode
+// the record.
+func BenchmarkDecision(b *testing.B) {
+	classes := MustDefaultClassSet()
+	sources := []Annotated{
+		{Source{Kind: "pod", Name: "render-1"}, map[string]string{"app": "render"}},
+		{Source{Kind: "deployment", Name: "render"}, map[string]string{AnnotationLatencyClass: "low"}},
+		{Source{Kind: "namespace", Name: "xr"}, map[string]string{AnnotationLatencyClass: "interactive"}},
+	}
+	for _, n := range []int{10, 100, 1000, 10000} {
+		inv := benchInventory(n)
+		off := offloadedToAll(inv)
+		b.Run(fmt.Sprintf("clusters=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				h, err := Resolve(sources, classes)
+				if err != nil {
+					b.Fatal(err)
+				}
+				d := inv.Decide(Request{Hint: h, Classes: classes, Offloading: off, Now: t0})
+				spec := benchPod()
+				d.Apply(&spec)
+				_ = d.RecordJSON()
+			}
+		})
+	}
+}
+
+// BenchmarkDecide is the decision alone, without constraints or record.
+func BenchmarkDecide(b *testing.B) {
+	classes := MustDefaultClassSet()
+	h := classHint("low")
+	for _, n := range []int{10, 100, 1000, 10000} {
+		inv := benchInventory(n)
+		off := offloadedToAll(inv)
+		b.Run(fmt.Sprintf("clusters=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = inv.Decide(Request{Hint: h, Classes: classes, Offloading: off, Now: t0})
+			}
+		})
+	}
+}

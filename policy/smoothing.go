@@ -1,0 +1,105 @@
+package policy
+
+import (
+	"time"
+)
+
+// LinkState is a peering's connection state as Liqo's Connection reports it.
+type LinkState string
+
+// Liqo's Connection status values, and NoData when there is no Connection (networking
+// disabled) or no sample yet.
+const (
+	LinkConnected  LinkState = "Connected"
+	LinkConnecting LinkState = "Connecting"
+	LinkError      LinkState = "Error"
+	LinkNoData     LinkState = "NoData"
+)
+
+// SmoothingParams tune how raw RTT samples become the RTT that decisions use.
+type SmoothingParams struct {
+	// Alpha is the EWMA weight of a new sample (0 < Alpha <= 1).
+	Alpha float64
+	// RecoveryMargin is the hysteresis at class bounds: a smoothed RTT that falls below
+	// a bound counts as below it only once it is this fraction under it; rises are
+	// followed at once. A cluster jittering around a bound stays on the worse side.
+	RecoveryMargin float64
+	// StaleAfter is how old the last sample may be before the cluster is ineligible for
+	// every bounded class. Liqo's gateway refreshes the status at least every 10 s.
+	StaleAfter time.Duration
+}
+
+// DefaultSmoothing: a sample weighs 30 %; a cluster enters a tighter class only when
+// its smoothed RTT is 10 % under that class's bound; data older than 60 s is stale.
+func DefaultSmoothing() SmoothingParams {
+	return SmoothingParams{Alpha: 0.3, RecoveryMargin: 0.10, StaleAfter: 60 * time.Second}
+}
+
+// Sample is one status of a Connection, as written by Liqo's gateway.
+type Sample struct {
+	State LinkState
+	// RTT is the measured latency; Valid is false for "N/A".
+	RTT   time.Duration
+	Valid bool
+	// At is status.latency.timestamp: a sample is counted once, when At advances.
+	At time.Time
+}
+
+// Tracker is the smoothing state of one cluster. It is a value: Observe returns the next
+// state and never changes the receiver.
+type Tracker struct {
+	State LinkState
+	// Smoothed is the EWMA of valid samples; Effective is the RTT decisions use
+	// (Smoothed with the recovery hysteresis applied).
+	Smoothed, Effective time.Duration
+	LastSample          time.Time
+	Samples             int
+}
+
+// Observe folds one sample into the tracker. Samples not newer than the last are ignored,
+// so re-reading an unchanged Connection does not count twice. A sample without a valid
+// RTT (N/A, Error, Connecting) changes the state and freshness but keeps the RTT history,
+// so a brief outage does not erase what is known about the link.
+func (t Tracker) Observe(s Sample, p SmoothingParams, classes ClassSet) Tracker {
+	if t.Samples > 0 && !s.At.After(t.LastSample) {
+		return t
+	}
+	next := t
+	next.State, next.LastSample = s.State, s.At
+	next.Samples++
+	if !s.Valid || s.RTT <= 0 {
+		return next
+	}
+	if t.Smoothed == 0 {
+		next.Smoothed, next.Effective = s.RTT, s.RTT
+		return next
+	}
+	next.Smoothed = time.Duration(p.Alpha*float64(s.RTT) + (1-p.Alpha)*float64(t.Smoothed))
+	next.Effective = holdAtBounds(next.Smoothed, t.Effective, classes, p.RecoveryMargin)
+	return next
+}
+
+// heldMargin is how far above a bound a held RTT sits: just outside the tighter class.
+const heldMargin = time.Microsecond
+
+// holdAtBounds is the hysteresis. A fall of the smoothed RTT below the first class bound
+// under the previous decision RTT is not believed until it is margin under that bound:
+// until then the decision RTT is held just above the bound.
+func holdAtBounds(smoothed, prev time.Duration, classes ClassSet, margin float64) time.Duration {
+	if smoothed >= prev {
+		return smoothed
+	}
+	for _, c := range classes.classes {
+		if !c.Bounded() || c.MaxRTT < smoothed {
+			continue
+		}
+		if c.MaxRTT < prev && float64(smoothed) > float64(c.MaxRTT)*(1-margin) {
+			return c.MaxRTT + heldMargin
+		}
+		break
+	}
+	return smoothed
+}
+
+// HasRTT reports whether a valid RTT has ever been seen.
+func (t Tracker) HasRTT() bool { return t.Effective > 0 }

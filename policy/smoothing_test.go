@@ -1,0 +1,124 @@
+package policy
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func sample(rtt time.Duration, at int) Sample {
+	return Sample{State: LinkConnected, RTT: rtt, Valid: true, At: t0.Add(time.Duration(at) * 10 * time.Second)}
+}
+
+func TestTrackerEWMA(t *testing.T) {
+	p, classes := DefaultSmoothing(), MustDefaultClassSet()
+	tr := Tracker{}.Observe(sample(10*time.Millisecond, 1), p, classes)
+	if tr.Smoothed != 10*time.Millisecond || tr.Effective != 10*time.Millisecond {
+		t.Fatalf("first sample seeds the average: %+v", tr)
+	}
+	tr = tr.Observe(sample(20*time.Millisecond, 2), p, classes)
+	if want := 13 * time.Millisecond; tr.Smoothed != want || tr.Effective != want {
+		t.Fatalf("0.3*20 + 0.7*10 = 13ms; got smoothed %v effective %v", tr.Smoothed, tr.Effective)
+	}
+}
+
+func TestTrackerIgnoresRepeatedTimestamps(t *testing.T) {
+	p, classes := DefaultSmoothing(), MustDefaultClassSet()
+	tr := Tracker{}.Observe(sample(10*time.Millisecond, 1), p, classes)
+	again := tr.Observe(sample(50*time.Millisecond, 1), p, classes)
+	if again != tr {
+		t.Errorf("a sample with the same timestamp counted again: %+v -> %+v", tr, again)
+	}
+}
+
+func TestTrackerHoldsAboveABoundUntilPastTheMargin(t *testing.T) {
+	p, classes := DefaultSmoothing(), MustDefaultClassSet()
+	tr := Tracker{}.Observe(sample(22*time.Millisecond, 1), p, classes) // interactive
+	tr = tr.Observe(sample(17*time.Millisecond, 2), p, classes)         // smoothed 20.5ms
+	tr = tr.Observe(sample(17*time.Millisecond, 3), p, classes)         // smoothed 19.45ms: under low's 20ms, not 10% under
+	if want := 20*time.Millisecond + heldMargin; tr.Effective != want || tr.Smoothed >= 20*time.Millisecond {
+		t.Fatalf("smoothed %v under the bound but within the margin: decision RTT %v, want held at %v", tr.Smoothed, tr.Effective, want)
+	}
+	for i := 4; tr.Smoothed > 18*time.Millisecond; i++ {
+		tr = tr.Observe(sample(17*time.Millisecond, i), p, classes)
+	}
+	if tr.Effective != tr.Smoothed {
+		t.Fatalf("smoothed %v is 10%% under the bound: decision RTT %v should follow", tr.Smoothed, tr.Effective)
+	}
+	before := tr.Effective
+	tr = tr.Observe(sample(40*time.Millisecond, 60), p, classes)
+	if tr.Effective <= before || tr.Effective != tr.Smoothed {
+		t.Fatalf("decision RTT did not follow a rise at once: %v -> %+v", before, tr)
+	}
+	// A drop that does not cross a bound is followed at once.
+	tr = Tracker{}.Observe(sample(40*time.Millisecond, 1), p, classes)
+	tr = tr.Observe(sample(30*time.Millisecond, 2), p, classes)
+	if tr.Effective != tr.Smoothed {
+		t.Fatalf("drop within one class held: %+v", tr)
+	}
+}
+
+// The hysteresis property: raw samples jittering ±10 % around a class bound change the
+// cluster's class at most once, not on every sample.
+func TestJitterAroundABoundDoesNotFlapTheClass(t *testing.T) {
+	p, classes := DefaultSmoothing(), MustDefaultClassSet()
+	for _, bound := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond} {
+		for _, pattern := range []string{"alternating", "uniform"} {
+			rng := rand.New(rand.NewPCG(1, uint64(bound)))
+			tr := Tracker{}
+			changes := 0
+			var last string
+			for i := 1; i <= 1000; i++ {
+				j := 0.10
+				if i%2 == 0 {
+					j = -0.10
+				}
+				if pattern == "uniform" {
+					j = (rng.Float64()*2 - 1) * 0.10
+				}
+				tr = tr.Observe(sample(time.Duration(float64(bound)*(1+j)), i), p, classes)
+				c, _ := classes.TightestMet(tr.Effective)
+				if last != "" && c.Name != last {
+					changes++
+				}
+				last = c.Name
+			}
+			if changes > 1 {
+				t.Errorf("bound %v, %s jitter ±10%%: class changed %d times in 1000 samples", bound, pattern, changes)
+			}
+		}
+	}
+}
+
+// Without the recovery margin the same jitter does flap: the property above is the
+// hysteresis's doing, not an accident of the EWMA.
+func TestJitterFlapsWithoutHysteresis(t *testing.T) {
+	p, classes := DefaultSmoothing(), MustDefaultClassSet()
+	p.RecoveryMargin = 0
+	rng := rand.New(rand.NewPCG(7, 7))
+	tr := Tracker{}
+	changes := 0
+	var last string
+	for i := 1; i <= 1000; i++ {
+		tr = tr.Observe(sample(time.Duration(float64(20*time.Millisecond)*(1+(rng.Float64()*2-1)*0.10)), i), p, classes)
+		c, _ := classes.TightestMet(tr.Effective)
+		if last != "" && c.Name != last {
+			changes++
+		}
+		last = c.Name
+	}
+	if changes < 10 {
+		t.Errorf("expected flapping without hysteresis, got %d class changes", changes)
+	}
+}
+
+func TestTrackerKeepsRTTThroughOutages(t *testing.T) {
+	p, classes := DefaultSmoothing(), MustDefaultClassSet()
+	tr := Tracker{}.Observe(sample(12*time.Millisecond, 1), p, classes)
+	tr = tr.Observe(Sample{State: LinkError, At: t0.Add(30 * time.Second)}, p, classes)
+	if tr.State != LinkError || tr.Effective != 12*time.Millisecond || !tr.LastSample.Equal(t0.Add(30*time.Second)) {
+		t.Errorf("after Error/N/A: %+v; want state Error, RTT kept, timestamp advanced", tr)
+	}
+}
