@@ -22,13 +22,19 @@ done < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{join 
 status=0
 if ((${#unit[@]})); then
 	echo "== unit tests (-race): ${unit[*]}"
-	go test -race -count=1 -v "$@" "${unit[@]}" 2>&1 | tee -a "$log" | grep -E '^(ok|FAIL|---|panic|\s+--- FAIL|=== RUN\s+Fuzz)' || true
-	[[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+	set +e
+	go test -race -count=1 -v "$@" "${unit[@]}" 2>&1 | tee -a "$log" | grep -E '^(ok|FAIL|---|panic|\s+--- FAIL)'
+	rc=${PIPESTATUS[0]}
+	set -e
+	((rc == 0)) || status=1
 fi
 if ((${#integration[@]})); then
 	echo "== integration tests on real control planes: ${integration[*]}"
-	go test -count=1 -timeout 40m -p 1 -v "$@" "${integration[@]}" 2>&1 | tee -a "$log" | grep -E '^(ok|FAIL|---|panic|sandbox:|\s+--- FAIL|\s+\S+_test.go:[0-9]+)' || true
-	[[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+	set +e
+	go test -count=1 -timeout 40m -p 1 -v "$@" "${integration[@]}" 2>&1 | tee -a "$log" | grep -E '^(ok|FAIL|---|panic|sandbox:|\s+--- FAIL|\s+\S+_test.go:[0-9]+)'
+	rc=${PIPESTATUS[0]}
+	set -e
+	((rc == 0)) || status=1
 fi
 
 passed=$(grep -cE '^\s*--- PASS' "$log" || true)

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -103,3 +105,27 @@ func holdAtBounds(smoothed, prev time.Duration, classes ClassSet, margin float64
 
 // HasRTT reports whether a valid RTT has ever been seen.
 func (t Tracker) HasRTT() bool { return t.Effective > 0 }
+
+// SampleFromStatus reads one Connection status as Liqo's gateway writes it: value
+// Connected|Connecting|Error, latency "12ms"/"850μs"/"N/A", and its timestamp. An
+// unknown status value is kept as is (and so is not Connected).
+func SampleFromStatus(value, latency string, at time.Time) (Sample, error) {
+	rtt, ok, err := ParseLiqoLatency(latency)
+	if err != nil {
+		return Sample{}, fmt.Errorf("connection status: %w", err)
+	}
+	state := LinkState(value)
+	if value == "" {
+		state = LinkNoData
+	}
+	return Sample{State: state, RTT: rtt, Valid: ok, At: at}, nil
+}
+
+// ParseOverride reads a kubexr.io/rtt-override annotation ("5ms").
+func ParseOverride(v string) (time.Duration, error) {
+	d, err := parsePositiveDuration(strings.TrimSpace(v))
+	if err != nil || d <= 0 {
+		return 0, &HintError{AnnotationRTTOverride, v, `is not a positive duration (use e.g. "5ms")`}
+	}
+	return d, nil
+}

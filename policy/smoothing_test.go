@@ -122,3 +122,39 @@ func TestTrackerKeepsRTTThroughOutages(t *testing.T) {
 		t.Errorf("after Error/N/A: %+v; want state Error, RTT kept, timestamp advanced", tr)
 	}
 }
+
+func TestSampleFromStatus(t *testing.T) {
+	cases := map[string]struct {
+		value, latency string
+		want           Sample
+		wantErr        bool
+	}{
+		"connected":      {"Connected", "12ms", Sample{State: LinkConnected, RTT: 12 * time.Millisecond, Valid: true, At: t0}, false},
+		"Greek mu":       {"Connected", "850μs", Sample{State: LinkConnected, RTT: 850 * time.Microsecond, Valid: true, At: t0}, false},
+		"error with N/A": {"Error", "N/A", Sample{State: LinkError, At: t0}, false},
+		"connecting":     {"Connecting", "", Sample{State: LinkConnecting, At: t0}, false},
+		"no status yet":  {"", "", Sample{State: LinkNoData, At: t0}, false},
+		"garbage":        {"Connected", "soon", Sample{}, true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := SampleFromStatus(tc.value, tc.latency, t0)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("SampleFromStatus(%q, %q) = %+v, %v; want %+v, error %v", tc.value, tc.latency, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseOverride(t *testing.T) {
+	if d, err := ParseOverride(" 5ms "); err != nil || d != 5*time.Millisecond {
+		t.Errorf("ParseOverride(5ms) = %v, %v", d, err)
+	}
+	for _, bad := range []string{"", "0ms", "-1ms", "fast"} {
+		_, err := ParseOverride(bad)
+		want := `kubexr.io/rtt-override: "` + bad + `" is not a positive duration (use e.g. "5ms")`
+		if err == nil || err.Error() != want {
+			t.Errorf("ParseOverride(%q) error = %v, want %q", bad, err, want)
+		}
+	}
+}
