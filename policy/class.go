@@ -103,12 +103,21 @@ func (s ClassSet) Names() []string {
 // TightestMet returns the tightest class whose bound rtt meets (rtt <= MaxRTT), or the
 // loosest (unbounded) one; ok is false if no class admits rtt.
 func (s ClassSet) TightestMet(rtt time.Duration) (Class, bool) {
-	for _, c := range s.classes {
+	i := s.tightestIndex(rtt)
+	if i == len(s.classes) {
+		return Class{}, false
+	}
+	return s.classes[i], true
+}
+
+// tightestIndex is the position of the tightest class rtt meets, len(classes) if none.
+func (s ClassSet) tightestIndex(rtt time.Duration) int {
+	for i, c := range s.classes {
 		if !c.Bounded() || rtt <= c.MaxRTT {
-			return c, true
+			return i
 		}
 	}
-	return Class{}, false
+	return len(s.classes)
 }
 
 // ParseClass builds a Class from a LatencyClass object's fields.

@@ -153,7 +153,7 @@ func (inv *Inventory) nearestPastBound(start int, r Request) Candidate {
 			break
 		}
 		if r.Offloading.Selected.Has(i) && c.Ineligibility(r.Now, inv.params) == "" {
-			return Candidate{ID: c.ID, RTT: rtt, HasRTT: true, Tier: tierOf(r.Classes, rtt)}
+			return Candidate{ID: c.ID, RTT: rtt, HasRTT: true, Tier: r.Classes.tightestIndex(rtt)}
 		}
 	}
 	return Candidate{}
@@ -173,16 +173,6 @@ func (inv *Inventory) noRemoteReason(end int, r Request, bound time.Duration, ne
 		return "no peered cluster"
 	}
 	return "no remote cluster selected by the namespace's NamespaceOffloading"
-}
-
-// tierOf is the index of the tightest class rtt meets.
-func tierOf(classes ClassSet, rtt time.Duration) int {
-	for i, c := range classes.classes {
-		if !c.Bounded() || rtt <= c.MaxRTT {
-			return i
-		}
-	}
-	return len(classes.classes)
 }
 
 func joinReason(a, b string) string {

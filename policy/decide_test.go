@@ -201,3 +201,26 @@ func TestRecordJSONMatchesEncodingJSON(t *testing.T) {
 		})
 	}
 }
+
+// judge (the packed scan) and Cluster.Ineligibility (the reason) must agree on every
+// cluster within the bound.
+func TestScanAgreesWithIneligibility(t *testing.T) {
+	now := t0.Add(5 * time.Second)
+	inv := inventory(
+		makeCluster("ok").rtt(3*ms).obj(),
+		makeCluster("connecting").rtt(3*ms).state(LinkConnecting).obj(),
+		makeCluster("error").rtt(3*ms).state(LinkError).obj(),
+		makeCluster("stale").rtt(3*ms).sampledAt(t0.Add(-time.Minute)).obj(),
+		makeCluster("just-fresh").rtt(3*ms).sampledAt(now.Add(-60*time.Second)).obj(),
+		makeCluster("override-on-error").rtt(3*ms).state(LinkError).override(4*ms).obj(),
+		makeCluster("override-no-data").override(5*ms).obj(),
+	)
+	r := Request{Classes: MustDefaultClassSet(), Offloading: offloadedToAll(inv), Now: now}
+	for i, c := range inv.Clusters() {
+		scanSays := inv.judge(i, r, 10*ms, now.UnixNano()) == ineligible
+		reason := c.Ineligibility(now, inv.Params())
+		if scanSays != (reason != "") {
+			t.Errorf("%s: scan ineligible=%v but Ineligibility=%q", c.ID, scanSays, reason)
+		}
+	}
+}

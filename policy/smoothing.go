@@ -91,14 +91,12 @@ func holdAtBounds(smoothed, prev time.Duration, classes ClassSet, margin float64
 	if smoothed >= prev {
 		return smoothed
 	}
-	for _, c := range classes.classes {
-		if !c.Bounded() || c.MaxRTT < smoothed {
-			continue
-		}
-		if c.MaxRTT < prev && float64(smoothed) > float64(c.MaxRTT)*(1-margin) {
-			return c.MaxRTT + heldMargin
-		}
-		break
+	i := classes.tightestIndex(smoothed)
+	if i == len(classes.classes) || !classes.classes[i].Bounded() {
+		return smoothed
+	}
+	if b := classes.classes[i].MaxRTT; b < prev && float64(smoothed) > float64(b)*(1-margin) {
+		return b + heldMargin
 	}
 	return smoothed
 }
