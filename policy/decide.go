@@ -77,9 +77,6 @@ func (inv *Inventory) Decide(r Request) Decision {
 	if r.Hint.Placement == PlacementLocal {
 		why = joinReason("placement local", why)
 	}
-	if !d.Eligible() && r.Hint.Placement == PlacementRemote && why == "" {
-		why = "no remote cluster is eligible"
-	}
 	d.Reason = why
 	return d
 }
@@ -99,7 +96,7 @@ func (inv *Inventory) judge(i int, r Request, bound time.Duration, now int64) ve
 		if !e.hasRTT || e.rtt > bound {
 			return pastBound // ordered by RTT, clusters without one last
 		}
-		if !e.healthy || (!e.overridden && now-e.last > int64(inv.params.StaleAfter)) {
+		if !inv.usable(i, now) {
 			return ineligible // Cluster.Ineligibility says why
 		}
 	}
@@ -107,6 +104,13 @@ func (inv *Inventory) judge(i int, r Request, bound time.Duration, now int64) ve
 		return ineligible
 	}
 	return eligible
+}
+
+// usable: overridden, or connected with an RTT and fresh at now (Unix nanoseconds). The
+// packed twin of Cluster.Ineligibility, which says why; a test keeps them in agreement.
+func (inv *Inventory) usable(i int, now int64) bool {
+	e := &inv.scan[i]
+	return e.healthy && (e.overridden || now-e.last <= int64(inv.params.StaleAfter))
 }
 
 // eligibleRemote scans the RTT-ordered prefix within the bound twice, counting and then
@@ -124,7 +128,7 @@ func (inv *Inventory) eligibleRemote(r Request, bound time.Duration) ([]Candidat
 			count++
 		}
 	}
-	nearest := inv.nearestPastBound(end, r)
+	nearest := inv.nearestPastBound(end, r, now)
 	if count == 0 {
 		return nil, nearest, inv.noRemoteReason(end, r, bound, nearest)
 	}
@@ -145,28 +149,25 @@ func (inv *Inventory) eligibleRemote(r Request, bound time.Duration) ([]Candidat
 
 // nearestPastBound is the first healthy, selected cluster from position start on: the
 // nearest one over the bound, named in messages.
-func (inv *Inventory) nearestPastBound(start int, r Request) Candidate {
-	for i := start; i < len(inv.clusters); i++ {
-		c := &inv.clusters[i]
-		rtt, hasRTT := c.RTT()
-		if !hasRTT {
-			break
-		}
-		if r.Offloading.Selected.Has(i) && c.Ineligibility(r.Now, inv.params) == "" {
-			return Candidate{ID: c.ID, RTT: rtt, HasRTT: true, Tier: r.Classes.tightestIndex(rtt)}
+func (inv *Inventory) nearestPastBound(start int, r Request, now int64) Candidate {
+	for i := start; i < len(inv.clusters) && inv.scan[i].hasRTT; i++ {
+		if r.Offloading.Selected.Has(i) && inv.usable(i, now) {
+			rtt := inv.scan[i].rtt
+			return Candidate{ID: inv.clusters[i].ID, RTT: rtt, HasRTT: true, Tier: r.Classes.tightestIndex(rtt)}
 		}
 	}
 	return Candidate{}
 }
 
 func (inv *Inventory) noRemoteReason(end int, r Request, bound time.Duration, nearest Candidate) string {
-	if nearest.ID != "" && bound > 0 {
-		return fmt.Sprintf("no remote cluster within %s (nearest: %s at %s)", FormatRTT(bound), nearest.ID, FormatRTT(nearest.RTT))
-	}
-	for i := 0; i < end; i++ {
-		c := &inv.clusters[i]
-		if why := c.Ineligibility(r.Now, inv.params); why != "" && bound > 0 {
-			return "no remote cluster eligible (" + c.ID + ": " + why + ")"
+	if bound > 0 {
+		if nearest.ID != "" {
+			return fmt.Sprintf("no remote cluster within %s (nearest: %s at %s)", FormatRTT(bound), nearest.ID, FormatRTT(nearest.RTT))
+		}
+		for i := 0; i < end; i++ {
+			if why := inv.clusters[i].Ineligibility(r.Now, inv.params); why != "" {
+				return "no remote cluster eligible (" + inv.clusters[i].ID + ": " + why + ")"
+			}
 		}
 	}
 	if len(inv.clusters) == 0 {

@@ -263,9 +263,3 @@ func (c *Cluster) Stop() {
 	}
 	c.procs = nil
 }
-
-// LogFiles returns the log file of every process the cluster started.
-func (c *Cluster) LogFiles() []string {
-	files, _ := filepath.Glob(filepath.Join(c.Dir, "logs", "*.log"))
-	return files
-}
