@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes binaries the tests run (kube-apiserver, kube-scheduler,
-# kube-controller-manager, kubectl, etcd, kwok) from the Go module proxy, so no test
+# kube-controller-manager, kubectl, etcd, kwok) and Liqo's (liqo-controller-manager,
+# crd-replicator, webhook, virtual-kubelet, liqoctl, gateway, gateway-wireguard) from the Go module proxy, so no test
 # ever downloads a prebuilt binary. Each binary is cached by version outside the checkout
 # (fresh clones and CI reuse it) and skipped when present.
 #
@@ -47,6 +48,15 @@ build etcd go.etcd.io/etcd/server/v3 "$KUBEBUILDER_ASSETS/etcd"
 build kwok sigs.k8s.io/kwok/cmd/kwok "$KUBEBUILDER_ASSETS/kwok"
 for cmd in kube-apiserver kube-scheduler kubectl kube-controller-manager; do
 	build k8s "k8s.io/kubernetes/cmd/$cmd" "$KUBEBUILDER_ASSETS/$cmd" "$k8s_ldflags"
+done
+
+# Liqo's control plane and gateways, at Liqo's own pins (hack/testbins/liqo).
+mkdir -p "$KUBEXR_LIQO_BINS"
+build liqo github.com/liqotech/liqo/cmd/liqoctl "$KUBEXR_LIQO_BINS/liqoctl" \
+	"-X github.com/liqotech/liqo/pkg/liqoctl/version.LiqoctlVersion=$LIQO_VERSION"
+for cmd in liqo-controller-manager crd-replicator webhook virtual-kubelet gateway gateway/wireguard; do
+	out=$KUBEXR_LIQO_BINS/${cmd//\//-}
+	build liqo "github.com/liqotech/liqo/cmd/$cmd" "$out"
 done
 
 # kwok exits "no stages found" without stage files; ship the ones from its own module.

@@ -17,7 +17,7 @@ func makeCluster(id string) *clusterWrapper {
 
 // rtt makes the cluster connected with a fresh sample of d.
 func (w *clusterWrapper) rtt(d time.Duration) *clusterWrapper {
-	w.Link = Tracker{State: LinkConnected, Smoothed: d, Effective: d, LastSample: t0, Samples: 1}
+	w.Link = Tracker{State: LinkConnected, Smoothed: d, Effective: d, LastSample: t0, Samples: 1, Measuring: true}
 	return w
 }
 

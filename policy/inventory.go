@@ -40,7 +40,7 @@ func (c *Cluster) Ineligibility(now time.Time, p SmoothingParams) string {
 		return "no latency data (no Liqo Connection)"
 	case c.Link.State != LinkConnected:
 		return "connection " + string(c.Link.State)
-	case !c.Link.HasRTT():
+	case !c.Link.HasRTT() || !c.Link.Measuring:
 		return "latency N/A"
 	case now.Sub(c.Link.LastSample) > p.StaleAfter:
 		return "latency data stale (last " + now.Sub(c.Link.LastSample).Round(time.Second).String() + " ago)"
@@ -60,7 +60,7 @@ type Inventory struct {
 type scanEntry struct {
 	rtt    time.Duration
 	hasRTT bool
-	// healthy: overridden, or connected with an RTT; fresh is then checked against now.
+	// healthy: overridden, or connected and measuring; fresh is then checked against now.
 	healthy, overridden bool
 	last                int64 // last sample, Unix nanoseconds
 }
@@ -86,7 +86,7 @@ func NewInventory(clusters []Cluster, p SmoothingParams) *Inventory {
 		c := &clusters[i]
 		rtt, ok := c.RTT()
 		scan[i] = scanEntry{rtt: rtt, hasRTT: ok, overridden: c.Override > 0,
-			healthy: c.Override > 0 || (c.Link.State == LinkConnected && c.Link.HasRTT()),
+			healthy: c.Override > 0 || (c.Link.State == LinkConnected && c.Link.HasRTT() && c.Link.Measuring),
 			last:    c.Link.LastSample.UnixNano()}
 	}
 	return &Inventory{clusters: clusters, scan: scan, params: p}

@@ -56,6 +56,9 @@ type Tracker struct {
 	Smoothed, Effective time.Duration
 	LastSample          time.Time
 	Samples             int
+	// Measuring is whether the last sample had an RTT: after "N/A" the history is kept,
+	// but the link is not usable until the gateway measures again.
+	Measuring bool
 }
 
 // Observe folds one sample into the tracker. Samples not newer than the last are ignored,
@@ -69,7 +72,8 @@ func (t Tracker) Observe(s Sample, p SmoothingParams, classes ClassSet) Tracker 
 	next := t
 	next.State, next.LastSample = s.State, s.At
 	next.Samples++
-	if !s.Valid || s.RTT <= 0 {
+	next.Measuring = s.Valid && s.RTT > 0
+	if !next.Measuring {
 		return next
 	}
 	if t.Smoothed == 0 {

@@ -158,3 +158,20 @@ func TestParseOverride(t *testing.T) {
 		}
 	}
 }
+
+// A Connected link whose gateway reports "N/A" keeps its RTT history but takes no
+// bounded pods until it measures again.
+func TestConnectedButNotMeasuringIsIneligible(t *testing.T) {
+	p, classes := DefaultSmoothing(), MustDefaultClassSet()
+	tr := Tracker{}.Observe(sample(5*time.Millisecond, 1), p, classes)
+	tr = tr.Observe(Sample{State: LinkConnected, At: t0.Add(20 * time.Second)}, p, classes)
+	c := Cluster{ID: "edge", Link: tr}
+	if got := c.Ineligibility(t0.Add(21*time.Second), p); got != "latency N/A" {
+		t.Errorf("Ineligibility after Connected+N/A = %q, want %q", got, "latency N/A")
+	}
+	tr = tr.Observe(sample(5*time.Millisecond, 3), p, classes)
+	c.Link = tr
+	if got := c.Ineligibility(t0.Add(31*time.Second), p); got != "" {
+		t.Errorf("Ineligibility after measuring again = %q, want eligible", got)
+	}
+}

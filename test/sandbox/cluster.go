@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -24,6 +25,9 @@ type ClusterOptions struct {
 	Scheduler bool
 	// Kwok starts kwok managing every Node, so pods bound to nodes become Running.
 	Kwok bool
+	// Controllers starts kube-controller-manager with only these controllers (e.g.
+	// "deployment", "replicaset", "job"), so workloads create their pods.
+	Controllers []string
 }
 
 // Cluster is one running local control plane.
@@ -93,6 +97,11 @@ func (s *Sandbox) startCluster(ctx context.Context, opts ClusterOptions) (*Clust
 	}
 	if opts.Kwok {
 		if err := c.startKwok(s.assets); err != nil {
+			return nil, err
+		}
+	}
+	if len(opts.Controllers) > 0 {
+		if err := c.startControllerManager(s.assets, opts.Controllers); err != nil {
 			return nil, err
 		}
 	}
@@ -235,6 +244,24 @@ func (c *Cluster) startScheduler(assets string) error {
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
 		"--cert-dir=" + filepath.Join(c.Dir, "scheduler-certs"),
+	}, nil)
+	return err
+}
+
+func (c *Cluster) startControllerManager(assets string, controllers []string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	_, err = c.start("kube-controller-manager", filepath.Join(assets, "kube-controller-manager"), []string{
+		"--kubeconfig=" + c.KubeconfigPath,
+		"--authentication-kubeconfig=" + c.KubeconfigPath,
+		"--authorization-kubeconfig=" + c.KubeconfigPath,
+		"--controllers=" + strings.Join(controllers, ","),
+		"--leader-elect=false",
+		"--use-service-account-credentials=false",
+		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + filepath.Join(c.Dir, "kcm-certs"),
 	}, nil)
 	return err
 }

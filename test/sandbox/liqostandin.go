@@ -76,6 +76,8 @@ func (c *Cluster) StandInVirtualNode(ctx context.Context, clusterID, nodeName st
 	if err := c.Client.Create(ctx, node); err != nil {
 		return nil, fmt.Errorf("stand-in: create virtual node %s: %w", nodeName, err)
 	}
+	// A merge patch, not an update: the latency observer may label the node meanwhile.
+	created := node.DeepCopy()
 	node.Status = corev1.NodeStatus{
 		Capacity:    nodeCapacity(),
 		Allocatable: nodeCapacity(),
@@ -84,7 +86,7 @@ func (c *Cluster) StandInVirtualNode(ctx context.Context, clusterID, nodeName st
 			LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now(),
 		}},
 	}
-	if err := c.Client.Status().Update(ctx, node); err != nil {
+	if err := c.Client.Status().Patch(ctx, node, client.MergeFrom(created)); err != nil {
 		return nil, fmt.Errorf("stand-in: mark virtual node %s Ready: %w", nodeName, err)
 	}
 	return c.WaitNodeReady(ctx, nodeName)

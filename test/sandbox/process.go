@@ -125,3 +125,6 @@ func tail(path string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// FreePort returns a free TCP port on 127.0.0.1, for servers a test starts itself.
+func FreePort() (int, error) { return freePort() }

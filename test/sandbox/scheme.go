@@ -9,9 +9,11 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+
+	xrv1 "github.com/kubexr/kubectl-xr/api/v1alpha1"
 )
 
-// NewScheme returns a scheme with the core Kubernetes types, CRDs, Liqo's and Cluster API's.
+// NewScheme returns a scheme with the core Kubernetes types, CRDs, Liqo's, Cluster API's and kubectl-xr's LatencyClass.
 func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
@@ -20,5 +22,6 @@ func NewScheme() *runtime.Scheme {
 	utilruntime.Must(networkingv1beta1.AddToScheme(s))
 	utilruntime.Must(offloadingv1beta1.AddToScheme(s))
 	utilruntime.Must(clusterv1.AddToScheme(s))
+	utilruntime.Must(xrv1.AddToScheme(s))
 	return s
 }

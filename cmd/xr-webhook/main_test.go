@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/kubexr/kubectl-xr/test/sandbox"
+)
+
+// xr-webhook as deployed by manifests/default, with its own certificate rotation, as its
+// ServiceAccount: it fills its Secret, injects the CA into its two webhook
+// configurations and serves the rotated certificate once the Secret is mounted.
+func TestRunRotatesCertificatesAndBecomesReady(t *testing.T) {
+	sb := sandbox.NewForTest(t)
+	c := sb.StartClusterForTest(t, sandbox.ClusterOptions{Name: "rotation"})
+	ctx := context.Background()
+	objs, err := sb.Kustomize(filepath.Join("..", "..", "manifests", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply(ctx, objs...); err != nil {
+		t.Fatal(err)
+	}
+
+	// A kubeconfig impersonating the ServiceAccount: the manifests' RBAC is all it has.
+	kc, err := c.Kubeconfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo]
+	auth.Impersonate = "system:serviceaccount:kubexr-system:xr-webhook"
+	auth.ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:kubexr-system", "system:authenticated"}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", kubeconfig)
+
+	probePort, _ := sandbox.FreePort()
+	webhookPort, _ := sandbox.FreePort()
+	certDir := t.TempDir()
+	o, err := parseFlags([]string{
+		"--namespace=kubexr-system", "--metrics-bind-address=0",
+		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
+		"--webhook-host=127.0.0.1", fmt.Sprintf("--webhook-port=%d", webhookPort),
+		"--cert-dir=" + certDir,
+	}, &zap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(runCtx, o) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run returned %v after cancel, want nil", err)
+		}
+	})
+
+	secret := &corev1.Secret{}
+	waitUntil(t, "the rotator to fill xr-webhook-tls", func() bool {
+		err := c.Client.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook-tls"}, secret)
+		return err == nil && len(secret.Data["tls.crt"]) > 0 && len(secret.Data["ca.crt"]) > 0
+	})
+	waitUntil(t, "the CA injected into both webhook configurations", func() bool {
+		m := &admissionregistrationv1.MutatingWebhookConfiguration{}
+		v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		if c.Client.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, m) != nil || c.Client.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, v) != nil {
+			return false
+		}
+		for _, w := range m.Webhooks {
+			if string(w.ClientConfig.CABundle) != string(secret.Data["ca.crt"]) {
+				return false
+			}
+		}
+		for _, w := range v.Webhooks {
+			if string(w.ClientConfig.CABundle) != string(secret.Data["ca.crt"]) {
+				return false
+			}
+		}
+		return true
+	})
+	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort)
+	if code := get(readyz); code == http.StatusOK {
+		t.Errorf("/readyz is OK before the certificate is mounted")
+	}
+
+	// Stand in for the kubelet's Secret volume.
+	for _, k := range []string{"tls.crt", "tls.key", "ca.crt"} {
+		if err := os.WriteFile(filepath.Join(certDir, k), secret.Data[k], 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "/readyz OK", func() bool { return get(readyz) == http.StatusOK })
+
+	// The webhook serves the rotated certificate for its Service name.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(secret.Data["ca.crt"])
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", webhookPort),
+		&tls.Config{RootCAs: pool, ServerName: "xr-webhook.kubexr-system.svc", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS to the webhook with the injected CA: %v", err)
+	}
+	conn.Close()
+}
+
+func get(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestFlagErrorsAreOneLine(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "")
+	_, err := parseFlags(nil, &zap.Options{})
+	want := "--namespace (or the POD_NAMESPACE env) is required with --leader-elect or --cert-rotation"
+	if err == nil || err.Error() != want {
+		t.Errorf("parseFlags() error = %v, want %q", err, want)
+	}
+}

@@ -1,0 +1,117 @@
+package xrkube
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/policy"
+)
+
+// maxOwnerDepth bounds the owner walk: pod → ReplicaSet → Deployment, pod → Job →
+// CronJob. A deeper chain (a custom controller owning a Deployment) ends there.
+const maxOwnerDepth = 2
+
+// workloadKinds are the owners whose metadata can carry hints, keyed by group/kind.
+var workloadKinds = map[schema.GroupKind]string{
+	{Group: "apps", Kind: "ReplicaSet"}:  "replicaset",
+	{Group: "apps", Kind: "Deployment"}:  "deployment",
+	{Group: "apps", Kind: "StatefulSet"}: "statefulset",
+	{Group: "apps", Kind: "DaemonSet"}:   "daemonset",
+	{Group: "batch", Kind: "Job"}:        "job",
+	{Group: "batch", Kind: "CronJob"}:    "cronjob",
+}
+
+// WorkloadGVKs are the workload kinds whose metadata the webhook caches.
+func WorkloadGVKs() []schema.GroupVersionKind {
+	out := make([]schema.GroupVersionKind, 0, len(workloadKinds))
+	for gk := range workloadKinds {
+		out = append(out, gk.WithVersion("v1"))
+	}
+	return out
+}
+
+// MetadataReader reads object metadata. Hot paths pass an informer cache, which may lag
+// behind an owner created a moment ago; Fallback, when set, is asked on a cache miss so
+// a just-created ReplicaSet's hint is never silently dropped.
+type MetadataReader struct {
+	Reader   client.Reader
+	Fallback client.Reader
+}
+
+func (m MetadataReader) get(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) (*metav1.PartialObjectMetadata, error) {
+	obj := &metav1.PartialObjectMetadata{}
+	obj.SetGroupVersionKind(gvk)
+	err := m.Reader.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) && m.Fallback != nil {
+		err = m.Fallback.Get(ctx, key, obj)
+	}
+	return obj, err
+}
+
+// HintSources returns the pod's hint sources most specific first: the pod, its
+// controlling owners nearest first, then its namespace — the order policy.Resolve
+// expects. An owner that no longer exists ends the walk (its pods are being deleted);
+// any other read error is returned, because resolving without a source could drop a
+// constraint.
+func HintSources(ctx context.Context, r MetadataReader, pod *metav1.ObjectMeta, namespace string) ([]policy.Annotated, error) {
+	sources := make([]policy.Annotated, 0, 4)
+	sources = append(sources, policy.Annotated{
+		Source:      policy.Source{Kind: "pod", Name: podName(pod)},
+		Annotations: pod.Annotations,
+	})
+	owner := metav1.GetControllerOfNoCopy(pod)
+	for depth := 0; owner != nil && depth < maxOwnerDepth; depth++ {
+		gv, err := schema.ParseGroupVersion(owner.APIVersion)
+		if err != nil {
+			break
+		}
+		kind, ok := workloadKinds[gv.WithKind(owner.Kind).GroupKind()]
+		if !ok {
+			break
+		}
+		meta, err := r.get(ctx, gv.WithKind(owner.Kind), client.ObjectKey{Namespace: namespace, Name: owner.Name})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s %s/%s: %w", kind, namespace, owner.Name, err)
+		}
+		next := metav1.GetControllerOfNoCopy(meta)
+		// The deployment controller copies a Deployment's annotations onto its
+		// ReplicaSets: the Deployment, which users annotate, is named as the source.
+		if !(kind == "replicaset" && next != nil && next.Kind == "Deployment") {
+			sources = append(sources, policy.Annotated{
+				Source:      policy.Source{Kind: kind, Name: owner.Name},
+				Annotations: meta.Annotations,
+			})
+		}
+		owner = next
+	}
+	ns, err := r.get(ctx, corev1.SchemeGroupVersion.WithKind("Namespace"), client.ObjectKey{Name: namespace})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("read namespace %s: %w", namespace, err)
+	default:
+		sources = append(sources, policy.Annotated{
+			Source:      policy.Source{Kind: "namespace", Name: namespace},
+			Annotations: ns.Annotations,
+		})
+	}
+	return sources, nil
+}
+
+// podName names a pod that may not have a name yet: at admission a pod created from
+// generateName has none, so "rs-name-" stands for it.
+func podName(pod *metav1.ObjectMeta) string {
+	if pod.Name != "" {
+		return pod.Name
+	}
+	return pod.GenerateName
+}

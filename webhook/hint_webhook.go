@@ -1,0 +1,117 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kubexr/kubectl-xr/policy"
+)
+
+// ValidateHintsPath is where the hint validator is served.
+const ValidateHintsPath = "/validate-hints"
+
+// hintPaths are where each kind carries hint annotations (the fields of the annotations
+// maps). A workload's own metadata and its pod template can both hold hints.
+var hintPaths = map[string][][]string{
+	"Pod":         {{"metadata", "annotations"}},
+	"Namespace":   {{"metadata", "annotations"}},
+	"Deployment":  workloadPaths,
+	"StatefulSet": workloadPaths,
+	"DaemonSet":   workloadPaths,
+	"ReplicaSet":  workloadPaths,
+	"Job":         workloadPaths,
+	"CronJob": {
+		{"metadata", "annotations"},
+		{"spec", "jobTemplate", "metadata", "annotations"},
+		{"spec", "jobTemplate", "spec", "template", "metadata", "annotations"},
+	},
+}
+
+var workloadPaths = [][]string{{"metadata", "annotations"}, {"spec", "template", "metadata", "annotations"}}
+
+var hintKeys = []string{policy.AnnotationLatencyClass, policy.AnnotationMaxRTT, policy.AnnotationPlacement}
+
+// HintValidator rejects malformed hints when an object is created or updated, so a bad
+// hint fails `kubectl apply` instead of every later pod creation.
+type HintValidator struct {
+	Store   *Store
+	Metrics *Metrics
+}
+
+var _ admission.Handler = &HintValidator{}
+
+// Handle validates the hints of one object.
+func (v *HintValidator) Handle(_ context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	paths, ok := hintPaths[req.Kind.Kind]
+	if !ok {
+		return admission.Allowed("kind carries no hints")
+	}
+	snap := v.Store.Load()
+	if snap == nil {
+		return admission.Errored(http.StatusServiceUnavailable, errNotLoaded)
+	}
+	obj, err := decodeUnstructured(req.Object.Raw)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	var old *unstructured.Unstructured
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		if old, err = decodeUnstructured(req.OldObject.Raw); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+	}
+	var msgs []string
+	for _, path := range paths {
+		hints := hintsAt(obj, path)
+		// An update that leaves a location's hints unchanged is not judged again: a class
+		// deleted since must not block scaling or editing an unrelated field.
+		if old != nil && maps.Equal(hints, hintsAt(old, path)) {
+			continue
+		}
+		if err := policy.ValidateAnnotations(hints, snap.Classes); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				msgs = append(msgs, strings.Join(path, ".")+": "+line)
+			}
+		}
+	}
+	if len(msgs) > 0 {
+		v.Metrics.Validations.WithLabelValues("denied").Inc()
+		return admission.Denied(strings.Join(msgs, "; "))
+	}
+	v.Metrics.Validations.WithLabelValues("allowed").Inc()
+	return admission.Allowed("")
+}
+
+func decodeUnstructured(raw []byte) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	if err := json.Unmarshal(raw, &u.Object); err != nil {
+		return nil, fmt.Errorf("decode object: %w", err)
+	}
+	return u, nil
+}
+
+// hintsAt returns the hint annotations at path (nil if none).
+func hintsAt(u *unstructured.Unstructured, path []string) map[string]string {
+	all, _, _ := unstructured.NestedStringMap(u.Object, path...)
+	var out map[string]string
+	for _, k := range hintKeys {
+		if v, ok := all[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}

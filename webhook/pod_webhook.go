@@ -1,0 +1,141 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kubexr/kubectl-xr/internal/xrkube"
+	"github.com/kubexr/kubectl-xr/policy"
+)
+
+// MutatePodPath is where the pod webhook is served.
+const MutatePodPath = "/mutate-pod"
+
+// errNotLoaded refuses admissions before the first inventory: a decision against an
+// empty inventory would keep every hinted pod off every remote cluster.
+var errNotLoaded = errors.New("xr-webhook has not loaded the cluster inventory yet; retry in a few seconds")
+
+// PodPlacer is the mutating pod webhook: decode → policy decision → patch.
+type PodPlacer struct {
+	Decoder admission.Decoder
+	// Meta reads owners and namespaces (informer caches, with a live fallback on a miss).
+	Meta xrkube.MetadataReader
+	// Cache reads NamespaceOffloadings.
+	Cache   client.Reader
+	Store   *Store
+	Metrics *Metrics
+	Clock   clock.PassiveClock
+}
+
+var _ admission.Handler = &PodPlacer{}
+
+// Handle places one pod.
+func (p *PodPlacer) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create {
+		return admission.Allowed("only pod creation is placed")
+	}
+	start := time.Now()
+	pod := &corev1.Pod{}
+	if err := p.Decoder.Decode(req, pod); err != nil {
+		p.count("error", "")
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err))
+	}
+	resp, result, class := p.place(ctx, req, pod)
+	p.count(result, class)
+	if result == "placed" || result == "no-eligible" {
+		p.Metrics.DecisionSeconds.Observe(time.Since(start).Seconds())
+	}
+	return resp
+}
+
+func (p *PodPlacer) count(result, class string) {
+	p.Metrics.Admissions.WithLabelValues(result, class).Inc()
+}
+
+func (p *PodPlacer) place(ctx context.Context, req admission.Request, pod *corev1.Pod) (admission.Response, string, string) {
+	snap := p.Store.Load()
+	if snap == nil {
+		return admission.Errored(http.StatusServiceUnavailable, errNotLoaded), "error", ""
+	}
+	sources, err := xrkube.HintSources(ctx, p.Meta, &pod.ObjectMeta, req.Namespace)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err), "error", ""
+	}
+	hint, err := policy.Resolve(sources, snap.Classes)
+	if err != nil {
+		return admission.Denied(err.Error()), "denied", ""
+	}
+	if !hint.Present() {
+		return admission.Allowed("no latency hint"), "untouched", ""
+	}
+	offloading, err := p.offloading(ctx, req.Namespace, snap.Inventory)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err), "error", hint.Class
+	}
+	decision := snap.Inventory.Decide(policy.Request{
+		Hint: hint, Classes: snap.Classes, Offloading: offloading, Now: p.Clock.Now(),
+	})
+	placed := pod.DeepCopy()
+	decision.Apply(&placed.Spec)
+	if placed.Annotations == nil {
+		placed.Annotations = map[string]string{}
+	}
+	placed.Annotations[policy.AnnotationDecision] = decision.RecordJSON()
+	raw, err := json.Marshal(placed)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode pod: %w", err)), "error", hint.Class
+	}
+	result := "placed"
+	if !decision.Eligible() {
+		result = "no-eligible"
+	}
+	logf.FromContext(ctx).V(1).Info("placed pod", "class", hint.Class, "bound", decision.Bound,
+		"local", decision.Local, "remote", len(decision.Remote), "reason", decision.Reason)
+	return onlyOwnPaths(admission.PatchResponseFromRaw(req.Object.Raw, raw)), result, hint.Class
+}
+
+func (p *PodPlacer) offloading(ctx context.Context, ns string, inv *policy.Inventory) (*policy.Offloading, error) {
+	no := &offloadingv1beta1.NamespaceOffloading{}
+	err := p.Cache.Get(ctx, client.ObjectKey{Namespace: ns, Name: xrkube.NamespaceOffloadingName}, no)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read NamespaceOffloading %s/%s: %w", ns, xrkube.NamespaceOffloadingName, err)
+	}
+	return xrkube.Offloading(no, inv), nil
+}
+
+// ownPaths are the only parts of a pod the webhook changes.
+var ownPaths = []string{"/spec/affinity", "/spec/tolerations", "/metadata/annotations"}
+
+// onlyOwnPaths drops patch operations outside ownPaths. The patch is a diff between the
+// request and the re-encoded pod, so a field this build's Pod type does not know (a newer
+// API server) would otherwise be removed.
+func onlyOwnPaths(resp admission.Response) admission.Response {
+	kept := resp.Patches[:0]
+	for _, op := range resp.Patches {
+		for _, prefix := range ownPaths {
+			if op.Path == prefix || strings.HasPrefix(op.Path, prefix+"/") {
+				kept = append(kept, op)
+				break
+			}
+		}
+	}
+	resp.Patches = kept
+	return resp
+}

@@ -1,0 +1,175 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
+	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	xrv1 "github.com/kubexr/kubectl-xr/api/v1alpha1"
+	"github.com/kubexr/kubectl-xr/internal/xrkube"
+	"github.com/kubexr/kubectl-xr/policy"
+)
+
+// FieldOwner is the field manager of the observer's node labels.
+const FieldOwner = "xr-webhook"
+
+// Options configure Setup. The zero value is production's.
+type Options struct {
+	// Smoothing defaults to policy.DefaultSmoothing().
+	Smoothing *policy.SmoothingParams
+	// Clock defaults to the real clock.
+	Clock clock.PassiveClock
+	// Metrics defaults to series on controller-runtime's registry (served on /metrics).
+	Metrics *Metrics
+}
+
+// CacheOptions narrow the manager's caches to what xr-webhook reads: only virtual
+// Nodes are cached whole; owners, namespaces and pods are read as metadata only.
+func CacheOptions() cache.Options {
+	virtual := labels.SelectorFromSet(labels.Set{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode})
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Node{}: {Label: virtual},
+	}}
+}
+
+// Webhook is xr-webhook wired into a manager.
+type Webhook struct {
+	Store   *Store
+	Metrics *Metrics
+
+	placer    *PodPlacer
+	validator *HintValidator
+	server    atomic.Pointer[webhook.Server]
+}
+
+// Setup registers the observer, the placement events controller and the readiness
+// check. The admission handlers are served once Serve is called (after certificates
+// exist). The manager's cache must be built with CacheOptions.
+func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, error) {
+	params := policy.DefaultSmoothing()
+	if opts.Smoothing != nil {
+		params = *opts.Smoothing
+	}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	m := opts.Metrics
+	if m == nil {
+		m = NewMetrics(metrics.Registry)
+	}
+	w := &Webhook{Store: &Store{}, Metrics: m}
+
+	// Start the metadata informers with the cache, so the first admission does not wait
+	// for one to be created and synced.
+	for _, gvk := range append(xrkube.WorkloadGVKs(), corev1.SchemeGroupVersion.WithKind("Namespace")) {
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(gvk)
+		if _, err := mgr.GetCache().GetInformer(ctx, meta); err != nil {
+			return nil, fmt.Errorf("informer for %s: %w", gvk.Kind, err)
+		}
+	}
+	if _, err := mgr.GetCache().GetInformer(ctx, &offloadingv1beta1.NamespaceOffloading{}); err != nil {
+		return nil, fmt.Errorf("informer for NamespaceOffloading: %w", err)
+	}
+
+	observer := &Observer{Client: mgr.GetClient(), Store: w.Store, Metrics: m, Params: params,
+		Clock: clk, Elected: mgr.Elected()}
+	toInventory := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{inventoryKey}
+	})
+	// One event at start: the inventory is published even when nothing is peered yet.
+	initial := make(chan event.GenericEvent, 1)
+	initial <- event.GenericEvent{Object: &corev1.Node{}}
+	err := builder.ControllerManagedBy(mgr).
+		Named("latency-observer").
+		WatchesRawSource(source.Kind(mgr.GetCache(), client.Object(&networkingv1beta1.Connection{}), toInventory)).
+		WatchesRawSource(source.Kind(mgr.GetCache(), client.Object(&corev1.Node{}), toInventory)).
+		WatchesRawSource(source.Kind(mgr.GetCache(), client.Object(&xrv1.LatencyClass{}), toInventory)).
+		WatchesRawSource(source.Channel(initial, toInventory)).
+		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 1}).
+		Complete(observer)
+	if err != nil {
+		return nil, fmt.Errorf("latency observer: %w", err)
+	}
+
+	events := &PlacementEvents{Client: mgr.GetCache(), Recorder: mgr.GetEventRecorder(FieldOwner)}
+	err = builder.ControllerManagedBy(mgr).
+		Named("placement-events").
+		WatchesMetadata(&corev1.Pod{}, &handler.EnqueueRequestForObject{},
+			builder.WithPredicates(CreatedSince(time.Now()))).
+		Complete(events)
+	if err != nil {
+		return nil, fmt.Errorf("placement events: %w", err)
+	}
+
+	w.placer = &PodPlacer{
+		Decoder: admission.NewDecoder(mgr.GetScheme()),
+		Meta:    xrkube.MetadataReader{Reader: mgr.GetCache(), Fallback: mgr.GetAPIReader()},
+		Cache:   mgr.GetCache(), Store: w.Store, Metrics: m, Clock: clk,
+	}
+	w.validator = &HintValidator{Store: w.Store, Metrics: m}
+	if err := mgr.AddReadyzCheck("inventory-and-webhooks", w.ready); err != nil {
+		return nil, fmt.Errorf("readyz: %w", err)
+	}
+	return w, nil
+}
+
+// Serve registers the admission handlers on the manager's webhook server, which starts
+// serving then (with the certificates in its CertDir, reloaded when they rotate).
+func (w *Webhook) Serve(mgr manager.Manager) {
+	srv := mgr.GetWebhookServer()
+	srv.Register(MutatePodPath, &admission.Webhook{Handler: w.placer})
+	srv.Register(ValidateHintsPath, &admission.Webhook{Handler: w.validator})
+	w.server.Store(&srv)
+}
+
+// ready: caches synced and inventory published (the observer runs only after its caches
+// synced), and the webhook server started.
+func (w *Webhook) ready(req *http.Request) error {
+	if !w.Store.Loaded() {
+		return errNotLoaded
+	}
+	srv := w.server.Load()
+	if srv == nil {
+		return errors.New("admission handlers not served yet (waiting for certificates)")
+	}
+	return (*srv).StartedChecker()(req)
+}
+
+// NewScheme has every type xr-webhook reads: core, Liqo's Connection and
+// NamespaceOffloading, and LatencyClass.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(networkingv1beta1.AddToScheme(s))
+	utilruntime.Must(offloadingv1beta1.AddToScheme(s))
+	utilruntime.Must(xrv1.AddToScheme(s))
+	return s
+}
