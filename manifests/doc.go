@@ -1,4 +1,5 @@
-// Package manifests embeds the project's Kubernetes manifests (the LatencyClass CRD and
-// the default classes; later the webhook's RBAC, Deployment and configurations) so that
+// Package manifests embeds the project's Kubernetes manifests — the LatencyClass CRD, the
+// default classes and xr-webhook (namespace, RBAC, Deployment, Service, webhook
+// configurations) as kustomize folders, with a cert-manager overlay — so that
 // `kubectl xr install` can apply them without files on disk.
 package manifests

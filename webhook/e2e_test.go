@@ -3,6 +3,8 @@ package webhook_test
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -62,6 +64,19 @@ func TestMixedXRApplicationLandsWithinBounds(t *testing.T) {
 			if !slices.Contains(allowed[app], p.Spec.NodeName) {
 				t.Errorf("%s pod %s landed on %s, allowed: %v", app, p.Name, p.Spec.NodeName, allowed[app])
 			}
+		}
+	}
+
+	// What a user sees with the real kubectl.
+	out, err := exec.Command(env.sb.Binary("kubectl"), "--kubeconfig", env.c.KubeconfigPath,
+		"get", "nodes", athens, frankfurt, geneva, "-L", policy.LabelLatencyClass).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl get nodes: %v\n%s", err, out)
+	}
+	t.Logf("kubectl get nodes -L %s:\n%s", policy.LabelLatencyClass, out)
+	for node, class := range map[string]string{athens: "ultra-low", frankfurt: "low", geneva: "interactive"} {
+		if !regexp.MustCompile(`(?m)^` + node + `\s.*\s` + class + `$`).Match(out) {
+			t.Errorf("kubectl get nodes -L: no row %s ... %s", node, class)
 		}
 	}
 
