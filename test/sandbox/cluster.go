@@ -28,6 +28,12 @@ type ClusterOptions struct {
 	// Controllers starts kube-controller-manager with only these controllers (e.g.
 	// "deployment", "replicaset", "job"), so workloads create their pods.
 	Controllers []string
+	// Liqo runs the real Liqo control plane (implies Scheduler, and adds the
+	// kube-controller-manager controllers Liqo needs to Controllers; adding "deployment"
+	// leaves Liqo's virtual-kubelet pod Pending, harmlessly, as the harness runs it). Peer clusters with
+	// Sandbox.Peer. Without it, the stand-in helpers (StandInVirtualNode,
+	// StandInConnection) are the lighter way to get Liqo's objects.
+	Liqo bool
 }
 
 // Cluster is one running local control plane.
@@ -48,6 +54,7 @@ type Cluster struct {
 	Server string
 
 	procs []*process
+	liqo  *liqoCluster
 }
 
 // Start timeouts; generous because two cores may be shared with a compiler.
@@ -90,6 +97,12 @@ func (s *Sandbox) startCluster(ctx context.Context, opts ClusterOptions) (*Clust
 	if err := installCRDs(c.Config, s.crdDirs); err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 	}
+	if opts.Liqo {
+		if err := c.startLiqo(ctx, s, opts.Controllers); err != nil {
+			return nil, fmt.Errorf("cluster %s: start Liqo: %w", c.Name, err)
+		}
+		opts.Scheduler = true
+	}
 	if opts.Scheduler {
 		if err := c.startScheduler(s.assets); err != nil {
 			return nil, err
@@ -100,7 +113,7 @@ func (s *Sandbox) startCluster(ctx context.Context, opts ClusterOptions) (*Clust
 			return nil, err
 		}
 	}
-	if len(opts.Controllers) > 0 {
+	if len(opts.Controllers) > 0 && !opts.Liqo {
 		if err := c.startControllerManager(s.assets, opts.Controllers); err != nil {
 			return nil, err
 		}
@@ -262,6 +275,10 @@ func (c *Cluster) startControllerManager(assets string, controllers []string) er
 		"--use-service-account-credentials=false",
 		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
 		"--cert-dir=" + filepath.Join(c.Dir, "kcm-certs"),
+		// csrsigning signs with the API server's client CA, so identities Liqo approves
+		// authenticate.
+		"--cluster-signing-cert-file=" + c.PKI.CACert,
+		"--cluster-signing-key-file=" + c.PKI.CAKey,
 	}, nil)
 	return err
 }
@@ -285,6 +302,7 @@ func (c *Cluster) startKwok(assets string) error {
 
 // Stop ends the cluster's processes, newest first, so the API server stops before etcd.
 func (c *Cluster) Stop() {
+	c.stopLiqo()
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(stopGrace)
 	}

@@ -1,0 +1,257 @@
+// Package liqo_test runs Liqo v1.2.0's real control plane in three local clusters and
+// proves the test bed: peering through liqoctl, virtual nodes from Liqo's virtual
+// kubelet, namespace offloading, pod reflection and unpeering.
+package liqo_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
+	"k8s.io/apimachinery/pkg/types"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/test/sandbox"
+)
+
+const waitFor = 3 * time.Minute
+
+func TestLiqoPeeringOffloadingAndReflection(t *testing.T) {
+	ctx := context.Background()
+	sb := sandbox.NewForTest(t)
+
+	// A consumer and two providers, each with Liqo; providers run kwok with one node.
+	start := time.Now()
+	var consumer, athens, geneva *sandbox.Cluster
+	var wg sync.WaitGroup
+	for _, spec := range []struct {
+		c    **sandbox.Cluster
+		opts sandbox.ClusterOptions
+	}{
+		{&consumer, sandbox.ClusterOptions{Name: "consumer", Liqo: true, Controllers: []string{"deployment", "replicaset"}}},
+		{&athens, sandbox.ClusterOptions{Name: "edge-athens", Liqo: true, Kwok: true}},
+		{&geneva, sandbox.ClusterOptions{Name: "cloud-geneva", Liqo: true, Kwok: true}},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := sb.StartCluster(ctx, spec.opts)
+			if err != nil {
+				t.Errorf("start %s: %v", spec.opts.Name, err)
+				return
+			}
+			*spec.c = c
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("three clusters with Liqo started in %s", time.Since(start).Round(time.Millisecond))
+	for _, p := range []*sandbox.Cluster{athens, geneva} {
+		if _, err := p.AddNode(ctx, p.Name+"-node", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Peering through Liqo's own liqoctl; Liqo's virtual kubelets register the nodes.
+	for _, p := range []*sandbox.Cluster{athens, geneva} {
+		start = time.Now()
+		if err := consumer.Peer(ctx, p); err != nil {
+			t.Fatalf("peer %s: %v", p.Name, err)
+		}
+		t.Logf("peered %s and its virtual node Ready in %s", p.Name, time.Since(start).Round(time.Millisecond))
+	}
+	for _, name := range []string{athens.Name, geneva.Name} {
+		node := &corev1.Node{}
+		if err := consumer.Client.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
+			t.Fatal(err)
+		}
+		if node.Labels["liqo.io/type"] != "virtual-node" || node.Labels["liqo.io/remote-cluster-id"] != name {
+			t.Errorf("virtual node %s labels = %v, want Liqo's virtual-node labels", name, node.Labels)
+		}
+	}
+	if vks := consumer.VirtualKubelets(); len(vks) != 2 {
+		t.Errorf("virtual kubelets running: %v, want 2", vks)
+	}
+
+	// A label written on the virtual node by someone else (xr-webhook's observer writes
+	// kubexr.io/latency-class) survives Liqo's virtual kubelet re-applying its own labels.
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: athens.Name}}
+	if err := consumer.Client.Patch(ctx, node, client.RawPatch(types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"kubexr.io/latency-class":"ultra-low"}}}`))); err != nil {
+		t.Fatal(err)
+	}
+	vn := &offloadingv1beta1.VirtualNode{ObjectMeta: metav1.ObjectMeta{Name: athens.Name, Namespace: sandbox.TenantNamespace(athens.Name)}}
+	if err := consumer.Client.Patch(ctx, vn, client.RawPatch(types.MergePatchType,
+		[]byte(`{"spec":{"labels":{"test.kubexr.io/reapplied":"yes"}}}`))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the virtual kubelet to apply the VirtualNode's new label", func() (bool, string) {
+		if err := consumer.Client.Get(ctx, client.ObjectKey{Name: athens.Name}, node); err != nil {
+			return false, err.Error()
+		}
+		return node.Labels["test.kubexr.io/reapplied"] == "yes", fmt.Sprint(node.Labels)
+	})
+	if got := node.Labels["kubexr.io/latency-class"]; got != "ultra-low" {
+		t.Errorf("after the virtual kubelet re-applied its labels, kubexr.io/latency-class = %q, want it kept", got)
+	}
+
+	// Offloading with Liqo's own liqoctl.
+	if err := consumer.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "xr"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := consumer.Liqoctl(ctx, "offload", "namespace", "xr", "--namespace-mapping-strategy", "EnforceSameName",
+		"--pod-offloading-strategy", "Remote", "--timeout", "2m"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two replicas, one per virtual node (anti-affinity), Remote: only virtual nodes.
+	labels := map[string]string{"app": "stream"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "stream", Namespace: "xr"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					Containers: []corev1.Container{{Name: "stream", Image: "xr/stream"}},
+					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+						RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+							TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: labels},
+						}},
+					}},
+				},
+			},
+		},
+	}
+	start = time.Now()
+	if err := consumer.Client.Create(ctx, dep); err != nil {
+		t.Fatal(err)
+	}
+	var pods corev1.PodList
+	eventually(t, "both pods Running on the two virtual nodes with status reflected", func() (bool, string) {
+		if err := consumer.Client.List(ctx, &pods, client.InNamespace("xr"), client.MatchingLabels(labels)); err != nil {
+			return false, err.Error()
+		}
+		var nodes, states []string
+		for _, p := range pods.Items {
+			states = append(states, p.Name+"="+string(p.Status.Phase)+"@"+p.Spec.NodeName+" ip="+p.Status.PodIP)
+			if p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
+				nodes = append(nodes, p.Spec.NodeName)
+			}
+		}
+		slices.Sort(nodes)
+		return slices.Equal(nodes, []string{geneva.Name, athens.Name}), strings.Join(states, ", ")
+	})
+	t.Logf("deployment to two Running reflected pods in %s", time.Since(start).Round(time.Millisecond))
+	for _, p := range []*sandbox.Cluster{athens, geneva} {
+		remote := runningPods(t, p, "xr")
+		if len(remote) != 1 || remote[0].Spec.NodeName != p.Name+"-node" {
+			t.Errorf("%s runs %d pods in xr (%v), want 1 on %s-node", p.Name, len(remote), podNodes(remote), p.Name)
+		}
+	}
+
+	// Deleting the Deployment removes the pods on both sides.
+	if err := consumer.Client.Delete(ctx, dep, client.PropagationPolicy(metav1.DeletePropagationForeground)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*sandbox.Cluster{consumer, athens, geneva} {
+		eventually(t, "no pods left in xr on "+c.Name, func() (bool, string) {
+			var left corev1.PodList
+			if err := c.Client.List(ctx, &left, client.InNamespace("xr")); err != nil {
+				return false, err.Error()
+			}
+			return len(left.Items) == 0, strings.Join(podNodes(left.Items), ", ")
+		})
+	}
+
+	// Unpeering one provider stops its virtual kubelet and removes its node.
+	if _, err := consumer.Liqoctl(ctx, "unoffload", "namespace", "xr", "--skip-confirm"); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if err := consumer.Unpeer(ctx, geneva); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("unpeered %s in %s", geneva.Name, time.Since(start).Round(time.Millisecond))
+	eventually(t, "only edge-athens's virtual kubelet running", func() (bool, string) {
+		vks := consumer.VirtualKubelets()
+		return len(vks) == 1 && strings.HasSuffix(vks[0], "/vk-"+athens.Name), strings.Join(vks, ", ")
+	})
+
+	// Teardown leaves no process behind.
+	dir := sb.Dir
+	sb.Stop()
+	if left := processesUnder(dir); len(left) > 0 {
+		t.Errorf("processes still running after Stop: %v", left)
+	}
+}
+
+func runningPods(t *testing.T, c *sandbox.Cluster, ns string) []corev1.Pod {
+	t.Helper()
+	var pods corev1.PodList
+	if err := c.Client.List(context.Background(), &pods, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var out []corev1.Pod
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func podNodes(pods []corev1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		out = append(out, p.Name+"@"+p.Spec.NodeName+"("+string(p.Status.Phase)+")")
+	}
+	return out
+}
+
+// processesUnder lists running processes whose command line mentions dir.
+func processesUnder(dir string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		if e.Name() == "self" || e.Name() == "thread-self" {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(cmdline), dir) {
+			continue
+		}
+		line := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		out = append(out, e.Name()+": "+line[:min(120, len(line))])
+	}
+	return out
+}
+
+func eventually(t *testing.T, what string, check func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, why := check()
+		if ok {
+			return
+		}
+		last = why
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s: %s", waitFor, what, last)
+}
