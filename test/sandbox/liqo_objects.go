@@ -2,8 +2,8 @@ package sandbox
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -96,7 +96,9 @@ func liqoRuntimeClass() *nodev1.RuntimeClass {
 // liqoVkOptionsTemplate is templates/liqo-vk-options-template.yaml with the chart's
 // default values (networking.reflectIPs true, metrics off, AWS off).
 func liqoVkOptionsTemplate() *offloadingv1beta1.VkOptionsTemplate {
-	workers := func(n uint) offloadingv1beta1.ReflectorConfig { return offloadingv1beta1.ReflectorConfig{NumWorkers: n} }
+	workers := func(n uint) offloadingv1beta1.ReflectorConfig {
+		return offloadingv1beta1.ReflectorConfig{NumWorkers: n}
+	}
 	typed := func(n uint) offloadingv1beta1.ReflectorConfig {
 		return offloadingv1beta1.ReflectorConfig{NumWorkers: n, Type: offloadingv1beta1.DenyList}
 	}
@@ -224,7 +226,7 @@ func renderLiqoWebhook(path string, port int, ca []byte) (*unstructured.Unstruct
 		p, _ := svc["path"].(string)
 		h["clientConfig"] = map[string]any{
 			"url":      fmt.Sprintf("https://127.0.0.1:%d%s", port, p),
-			"caBundle": base64Std(ca),
+			"caBundle": base64.StdEncoding.EncodeToString(ca),
 		}
 	}
 	if err := unstructured.SetNestedSlice(u.Object, hooks, "webhooks"); err != nil {
@@ -232,5 +234,3 @@ func renderLiqoWebhook(path string, port int, ca []byte) (*unstructured.Unstruct
 	}
 	return u, nil
 }
-
-func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
