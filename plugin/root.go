@@ -22,7 +22,12 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	cmd.AddCommand(NewCmdVersion(streams))
+	cmd.AddCommand(
+		NewCmdVersion(streams),
+		NewCmdHint(flags, streams),
+		NewCmdClasses(flags, streams),
+		NewCmdOffload(flags, streams),
+	)
 	return cmd
 }
 

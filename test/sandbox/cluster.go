@@ -23,7 +23,8 @@ type ClusterOptions struct {
 	Name string
 	// Scheduler starts the real kube-scheduler.
 	Scheduler bool
-	// Kwok starts kwok managing every Node, so pods bound to nodes become Running.
+	// Kwok starts kwok managing every Node (with Liqo: the nodes AddNode creates), so
+	// pods bound to them become Running.
 	Kwok bool
 	// Controllers starts kube-controller-manager with only these controllers (e.g.
 	// "deployment", "replicaset", "job"), so workloads create their pods.
@@ -109,7 +110,7 @@ func (s *Sandbox) startCluster(ctx context.Context, opts ClusterOptions) (*Clust
 		}
 	}
 	if opts.Kwok {
-		if err := c.startKwok(s.assets); err != nil {
+		if err := c.startKwok(s.assets, opts.Liqo); err != nil {
 			return nil, err
 		}
 	}
@@ -283,12 +284,15 @@ func (c *Cluster) startControllerManager(assets string, controllers []string) er
 	return err
 }
 
-func (c *Cluster) startKwok(assets string) error {
-	args := []string{
-		"--kubeconfig=" + c.KubeconfigPath,
-		"--manage-all-nodes=true",
-		"--server-address=",
+// startKwok runs kwok for every node, or with Liqo only for the nodes AddNode made
+// (label type=kwok): on a consumer it would fight Liqo's virtual kubelet over the
+// virtual nodes.
+func (c *Cluster) startKwok(assets string, liqo bool) error {
+	manage := "--manage-all-nodes=true"
+	if liqo {
+		manage = "--manage-nodes-with-label-selector=type=kwok"
 	}
+	args := []string{"--kubeconfig=" + c.KubeconfigPath, manage, "--server-address="}
 	stages, err := filepath.Glob(filepath.Join(assets, "kwok-stages", "*.yaml"))
 	if err != nil || len(stages) == 0 {
 		return fmt.Errorf("no kwok stage files under %s: run make testbins", assets)

@@ -1,0 +1,131 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	xrv1 "github.com/kubexr/kubectl-xr/api/v1alpha1"
+	"github.com/kubexr/kubectl-xr/internal/xrkube"
+	"github.com/kubexr/kubectl-xr/policy"
+)
+
+// ClassesOptions lists the LatencyClasses and the clusters meeting each now.
+type ClassesOptions struct {
+	Output string
+
+	genericiooptions.IOStreams
+	getter genericclioptions.RESTClientGetter
+	kube   *kube
+}
+
+// NewCmdClasses builds `kubectl xr classes`.
+func NewCmdClasses(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ClassesOptions{IOStreams: streams, getter: f}
+	cmd := &cobra.Command{
+		Use:     "classes",
+		Aliases: []string{"class", "lc"},
+		Short:   "List the latency classes, their bounds and which peered clusters meet each now",
+		Long: "A cluster meets a class when its smoothed RTT, as xr-webhook's observer last labelled its\n" +
+			"virtual nodes (kubexr.io/latency-class), is within the class's bound.",
+		Example: "  kubectl xr classes\n  kubectl xr classes -o wide\n  kubectl xr classes -o yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := validateOutput(o.Output); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, json, yaml or name")
+	return cmd
+}
+
+// Complete resolves the clients.
+func (o *ClassesOptions) Complete() error {
+	k, err := newKube(o.getter)
+	o.kube = k
+	return err
+}
+
+// Run prints the classes.
+func (o *ClassesOptions) Run(ctx context.Context) error {
+	var lcs xrv1.LatencyClassList
+	if err := o.kube.client.List(ctx, &lcs); err != nil && !isNoMatch(err) {
+		return fmt.Errorf("list LatencyClasses: %w", err)
+	}
+	if o.Output != "" && o.Output != "wide" {
+		lcs.SetGroupVersionKind(xrv1.GroupVersion.WithKind("LatencyClassList"))
+		for i := range lcs.Items {
+			lcs.Items[i].SetGroupVersionKind(xrv1.GroupVersion.WithKind("LatencyClass"))
+		}
+		return printObject(o.Out, o.Output, &lcs)
+	}
+	classes, err := xrkube.ClassSet(lcs.Items)
+	if err != nil {
+		fmt.Fprintf(o.ErrOut, "Warning: %v\n", err)
+	}
+	if len(lcs.Items) == 0 {
+		fmt.Fprintln(o.ErrOut, "No LatencyClass objects found: the compiled-in defaults apply (install them with kubectl xr install).")
+	}
+	meeting, err := clustersMeeting(ctx, o.kube.client, classes)
+	if err != nil {
+		return err
+	}
+	var rows [][]any
+	for _, c := range classes.Classes() {
+		bound := "unbounded"
+		if c.Bounded() {
+			bound = policy.FormatRTT(c.MaxRTT)
+		}
+		rows = append(rows, []any{c.Name, bound, orDash(strings.Join(meeting[c.Name], ",")), c.Description})
+	}
+	return printTable(o.Out, []column{{name: "NAME"}, {name: "MAX RTT"}, {name: "CLUSTERS MEETING NOW"}, {name: "DESCRIPTION", wide: true}}, rows, o.Output == "wide")
+}
+
+// clustersMeeting maps each class to the peered clusters that meet it now, according to
+// the class label xr-webhook's observer keeps on their virtual nodes. A cluster meets its
+// labelled class and every looser one; unlabelled clusters only unbounded classes.
+func clustersMeeting(ctx context.Context, c client.Client, classes policy.ClassSet) (map[string][]string, error) {
+	var nodes corev1.NodeList
+	if err := c.List(ctx, &nodes, client.MatchingLabels{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode}); err != nil {
+		return nil, fmt.Errorf("list virtual nodes: %w", err)
+	}
+	order := map[string]int{}
+	for i, cl := range classes.Classes() {
+		order[cl.Name] = i
+	}
+	tightest := map[string]int{} // cluster -> class index it meets (len = none)
+	for i := range nodes.Items {
+		id := xrkube.VirtualNodeCluster(&nodes.Items[i])
+		idx, ok := order[nodes.Items[i].Labels[policy.LabelLatencyClass]]
+		if !ok {
+			idx = len(order)
+		}
+		if prev, seen := tightest[id]; !seen || idx > prev {
+			tightest[id] = idx // the worst of a cluster's nodes
+		}
+	}
+	out := map[string][]string{}
+	for id, idx := range tightest {
+		for i, cl := range classes.Classes() {
+			if i >= idx || !cl.Bounded() {
+				out[cl.Name] = append(out[cl.Name], id)
+			}
+		}
+	}
+	for _, ids := range out {
+		sort.Strings(ids)
+	}
+	return out, nil
+}

@@ -1,0 +1,63 @@
+package plugin
+
+import (
+	"fmt"
+
+	authv1beta1 "github.com/liqotech/liqo/apis/authentication/v1beta1"
+	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
+	ipamv1alpha1 "github.com/liqotech/liqo/apis/ipam/v1alpha1"
+	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
+	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec, OIDC and cloud auth providers in kubeconfigs
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	xrv1 "github.com/kubexr/kubectl-xr/api/v1alpha1"
+)
+
+// newScheme has the types the plugin reads and writes: core Kubernetes, CRDs, Liqo's
+// and kubectl-xr's.
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
+	utilruntime.Must(liqov1beta1.AddToScheme(s))
+	utilruntime.Must(authv1beta1.AddToScheme(s))
+	utilruntime.Must(networkingv1beta1.AddToScheme(s))
+	utilruntime.Must(offloadingv1beta1.AddToScheme(s))
+	utilruntime.Must(ipamv1alpha1.AddToScheme(s))
+	utilruntime.Must(xrv1.AddToScheme(s))
+	return s
+}
+
+// kube is what most commands need from the current context.
+type kube struct {
+	client    client.Client
+	namespace string
+	// explicitNamespace: -n was given (or the context names one).
+	explicitNamespace bool
+}
+
+func newKube(f genericclioptions.RESTClientGetter) (*kube, error) {
+	cfg, err := f.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	mapper, err := f.ToRESTMapper()
+	if err != nil {
+		return nil, fmt.Errorf("discover the API: %w", err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: newScheme(), Mapper: mapper})
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	ns, explicit, err := f.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil, fmt.Errorf("namespace: %w", err)
+	}
+	return &kube{client: c, namespace: ns, explicitNamespace: explicit}, nil
+}

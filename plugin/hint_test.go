@@ -1,0 +1,89 @@
+package plugin_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/policy"
+)
+
+func TestHintAnnotatesAndClears(t *testing.T) {
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "hint"}}
+	if err := env.c.Client.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "hint"}}
+	if err := env.c.Client.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustXR(t, "hint", "ns/hint", "--class", "low", "--max-rtt", "15ms"); out != "namespace/hint hinted\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	got := &corev1.Namespace{}
+	if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "hint"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Annotations[policy.AnnotationLatencyClass] != "low" || got.Annotations[policy.AnnotationMaxRTT] != "15ms" {
+		t.Errorf("annotations = %v", got.Annotations)
+	}
+	mustXR(t, "hint", "namespace/hint", "--clear")
+	if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "hint"}, got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{policy.AnnotationLatencyClass, policy.AnnotationMaxRTT} {
+		if _, ok := got.Annotations[k]; ok {
+			t.Errorf("--clear left %s", k)
+		}
+	}
+
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"unknown class":      {[]string{"hint", "ns/hint", "--class", "fast"}, `kubexr.io/latency-class: "fast" is not a known LatencyClass (known: best-effort, interactive, low, moderate, ultra-low)`},
+		"bad duration":       {[]string{"hint", "ns/hint", "--max-rtt", "soon"}, `kubexr.io/max-rtt: "soon" is not a duration (use e.g. "15ms")`},
+		"bad placement":      {[]string{"hint", "ns/hint", "--placement", "edge"}, `kubexr.io/placement: "edge" is not a placement (use any, local or remote)`},
+		"nothing to set":     {[]string{"hint", "ns/hint"}, "nothing to set: give --class, --max-rtt, --placement or --clear"},
+		"clear and set":      {[]string{"hint", "ns/hint", "--clear", "--class", "low"}, "--clear cannot be combined"},
+		"kind without hints": {[]string{"hint", "-n", "hint", "configmap/cfg", "--class", "low"}, "ConfigMap cannot carry a latency hint"},
+		"missing object":     {[]string{"hint", "-n", "hint", "deploy/nope", "--class", "low"}, `deployments.apps "nope" not found`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) { oneLineError(t, tc.want, tc.args...) })
+	}
+}
+
+func TestClassesListsBoundsAndClustersMeetingThem(t *testing.T) {
+	ctx := context.Background()
+	// Nodes labelled as Liqo's virtual nodes and as xr-webhook's observer labels them.
+	for id, class := range map[string]string{"t-athens": "ultra-low", "t-geneva": "interactive"} {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "vk-" + id, Labels: map[string]string{
+			policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode, policy.LiqoRemoteClusterIDLabel: id, policy.LabelLatencyClass: class}}}
+		if err := env.c.Client.Create(ctx, node); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.c.Client.Delete(ctx, node) })
+	}
+	out := mustXR(t, "classes")
+	want := []string{
+		"NAME          MAX RTT     CLUSTERS MEETING NOW",
+		"ultra-low     10ms        t-athens",
+		"low           20ms        t-athens",
+		"interactive   50ms        t-athens,t-geneva",
+		"moderate      100ms       t-athens,t-geneva",
+		"best-effort   unbounded   cloud-geneva,t-athens,t-geneva",
+	}
+	if got := strings.Split(strings.TrimSpace(out), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("kubectl xr classes:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
+	}
+	if out := mustXR(t, "classes", "-o", "name"); !strings.Contains(out, "latencyclass.kubexr.io/low\n") {
+		t.Errorf("-o name:\n%s", out)
+	}
+	oneLineError(t, `unknown output format "table"`, "classes", "-o", "table")
+}

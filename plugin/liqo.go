@@ -1,0 +1,48 @@
+package plugin
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/liqotech/liqo/pkg/liqoctl/factory"
+	"github.com/liqotech/liqo/pkg/liqoctl/output"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// liqoNamespace is where Liqo is installed (its chart's default).
+const liqoNamespace = "liqo"
+
+// liqoFactory builds the factory Liqo's liqoctl code runs with, from a REST config
+// (from the kubeconfig flags, or from a Cluster API kubeconfig held in memory), so the
+// plugin reuses Liqo's peering and offloading code rather than re-implementing it.
+// Liqo's messages go to errOut (its spinners to stderr).
+func liqoFactory(cfg *rest.Config, remote bool, errOut io.Writer) (*factory.Factory, error) {
+	f := factory.NewForLocal()
+	newPrinter := output.NewLocalPrinter
+	if remote {
+		f = factory.NewForRemote()
+		newPrinter = output.NewRemotePrinter
+	}
+	f.Printer = newPrinter(true, false)
+	f.PrinterGlobal = output.NewGlobalPrinter(true, false)
+	for _, p := range []*output.Printer{f.Printer, f.PrinterGlobal} {
+		p.Info.Writer, p.Success.Writer, p.Warning.Writer, p.Error.Writer = errOut, errOut, errOut, errOut
+	}
+	f.LiqoNamespace = liqoNamespace
+	f.SkipConfirm = true
+	var err error
+	f.RESTConfig = rest.CopyConfig(cfg)
+	if f.KubeClient, err = kubernetes.NewForConfig(f.RESTConfig); err != nil {
+		return nil, fmt.Errorf("liqo clients: %w", err)
+	}
+	if f.DynClient, err = dynamic.NewForConfig(f.RESTConfig); err != nil {
+		return nil, fmt.Errorf("liqo clients: %w", err)
+	}
+	if f.CRClient, err = client.New(f.RESTConfig, client.Options{Scheme: newScheme()}); err != nil {
+		return nil, fmt.Errorf("liqo clients: %w", err)
+	}
+	return f, nil
+}

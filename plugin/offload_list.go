@@ -1,0 +1,145 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
+	"github.com/liqotech/liqo/pkg/liqoctl/unoffload"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/policy"
+)
+
+// rawOf wraps an object for a List.
+func rawOf(obj runtime.Object) runtime.RawExtension { return runtime.RawExtension{Object: obj} }
+
+// OffloadListOptions lists the offloaded namespaces.
+type OffloadListOptions struct {
+	Output string
+	genericiooptions.IOStreams
+	getter genericclioptions.RESTClientGetter
+}
+
+func newCmdOffloadList(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &OffloadListOptions{IOStreams: streams, getter: f}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the namespaces offloaded with Liqo, their strategy, clusters and default class",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateOutput(o.Output); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, json, yaml or name")
+	return cmd
+}
+
+// Run prints one row per NamespaceOffloading.
+func (o *OffloadListOptions) Run(ctx context.Context) error {
+	k, err := newKube(o.getter)
+	if err != nil {
+		return err
+	}
+	var list offloadingv1beta1.NamespaceOffloadingList
+	if err := k.client.List(ctx, &list); err != nil {
+		return fmt.Errorf("list NamespaceOffloadings (is Liqo installed?): %w", err)
+	}
+	if o.Output != "" && o.Output != "wide" {
+		list.SetGroupVersionKind(offloadingv1beta1.SchemeGroupVersion.WithKind("NamespaceOffloadingList"))
+		for i := range list.Items {
+			list.Items[i].SetGroupVersionKind(offloadingv1beta1.SchemeGroupVersion.WithKind("NamespaceOffloading"))
+		}
+		return printObject(o.Out, o.Output, &list)
+	}
+	if len(list.Items) == 0 {
+		fmt.Fprintln(o.ErrOut, "No offloaded namespaces found.")
+		return nil
+	}
+	var rows [][]any
+	for _, no := range list.Items {
+		ns := &corev1.Namespace{}
+		_ = k.client.Get(ctx, client.ObjectKey{Name: no.Namespace}, ns)
+		enabled := "no"
+		if ns.Labels[policy.LabelEnabled] == "true" {
+			enabled = "yes"
+		}
+		strategy := string(no.Spec.PodOffloadingStrategy)
+		rows = append(rows, []any{no.Namespace, orDash(strategy), selectorString(no.Spec.ClusterSelector),
+			orDash(ns.Annotations[policy.AnnotationLatencyClass]), enabled, orDash(string(no.Status.OffloadingPhase)),
+			string(no.Spec.NamespaceMappingStrategy), duration.HumanDuration(time.Since(no.CreationTimestamp.Time))})
+	}
+	return printTable(o.Out, []column{{name: "NAMESPACE"}, {name: "STRATEGY"}, {name: "CLUSTERS"}, {name: "CLASS"},
+		{name: "XR PLACEMENT"}, {name: "PHASE"}, {name: "MAPPING", wide: true}, {name: "AGE"}}, rows, o.Output == "wide")
+}
+
+// OffloadRemoveOptions stops offloading a namespace.
+type OffloadRemoveOptions struct {
+	Timeout time.Duration
+	genericiooptions.IOStreams
+	getter genericclioptions.RESTClientGetter
+}
+
+func newCmdOffloadRemove(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &OffloadRemoveOptions{IOStreams: streams, getter: f}
+	cmd := &cobra.Command{
+		Use:   "remove NAMESPACE",
+		Short: "Stop offloading a namespace (Liqo's unoffload) and disable latency placement in it",
+		Long: "Runs Liqo's unoffload code, which deletes the namespace's twins on the providers and the pods\n" +
+			"running there, then removes the kubexr.io/enabled label and the default class.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.Run(cmd.Context(), args[0]) },
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return completeNames(f, "namespaces", ""), cobra.ShellCompDirectiveNoFileComp
+		},
+	}
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for Liqo")
+	return cmd
+}
+
+// Run unoffloads the namespace and opts it out.
+func (o *OffloadRemoveOptions) Run(ctx context.Context, namespace string) error {
+	k, err := newKube(o.getter)
+	if err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{}
+	if err := k.client.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("namespace %q not found", namespace)
+		}
+		return err
+	}
+	cfg, err := o.getter.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	f, err := liqoFactory(cfg, false, o.ErrOut)
+	if err != nil {
+		return err
+	}
+	u := &unoffload.Options{Factory: f, Namespaces: []string{namespace}, Timeout: o.Timeout}
+	if err := u.Run(ctx); err != nil {
+		return fmt.Errorf("unoffload namespace %s with Liqo: %w", namespace, err)
+	}
+	patch := client.MergeFrom(ns.DeepCopy())
+	delete(ns.Labels, policy.LabelEnabled)
+	delete(ns.Annotations, policy.AnnotationLatencyClass)
+	if err := k.client.Patch(ctx, ns, patch); err != nil {
+		return fmt.Errorf("disable xr-webhook in namespace %s: %w", namespace, err)
+	}
+	fmt.Fprintf(o.Out, "namespace/%s no longer offloaded; latency placement disabled\n", namespace)
+	return nil
+}

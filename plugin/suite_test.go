@@ -1,0 +1,135 @@
+package plugin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubexr/kubectl-xr/plugin"
+	"github.com/kubexr/kubectl-xr/test/sandbox"
+)
+
+// Three clusters per package, each running the real Liqo control plane: a consumer
+// (kube-scheduler, the deployment and replicaset controllers, kwok for its local nodes,
+// the LatencyClass CRD and default classes) and two providers with kwok nodes.
+// cloud-geneva is peered by the harness (liqoctl); edge-athens is left for the peer
+// command's tests.
+var env struct {
+	sb             *sandbox.Sandbox
+	c              *sandbox.Cluster
+	athens, geneva *sandbox.Cluster
+}
+
+func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "kubectl-xr-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	sb, err := sandbox.New(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		return 1
+	}
+	defer sb.Stop()
+	env.sb = sb
+	ctx := context.Background()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i, spec := range []struct {
+		c    **sandbox.Cluster
+		opts sandbox.ClusterOptions
+	}{
+		{&env.c, sandbox.ClusterOptions{Name: "consumer", Liqo: true, Kwok: true, Controllers: []string{"deployment", "replicaset"}}},
+		{&env.athens, sandbox.ClusterOptions{Name: "edge-athens", Liqo: true, Kwok: true}},
+		{&env.geneva, sandbox.ClusterOptions{Name: "cloud-geneva", Liqo: true, Kwok: true}},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			*spec.c, errs[i] = sb.StartCluster(ctx, spec.opts)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		sb.DumpLogs(stderrLogger{})
+		return 1
+	}
+	for _, c := range []*sandbox.Cluster{env.c, env.athens, env.geneva} {
+		if _, err := c.AddNode(ctx, c.Name+"-node", nil); err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox:", err)
+			return 1
+		}
+	}
+	if err := env.c.Peer(ctx, env.geneva); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		sb.DumpLogs(stderrLogger{})
+		return 1
+	}
+	fmt.Printf("sandbox: three clusters with Liqo, cloud-geneva peered, in %s\n", time.Since(start).Round(time.Millisecond))
+	for _, dir := range []string{"crd", "classes"} {
+		objs, err := sb.Kustomize(manifestsDir(dir))
+		if err == nil {
+			err = env.c.Apply(ctx, objs...)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "manifests:", err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+type stderrLogger struct{}
+
+func (stderrLogger) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+func manifestsDir(dir string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "manifests", dir)
+}
+
+// kubectlXR runs `kubectl xr args...` in-process against the sandbox cluster and returns
+// stdout, stderr and the error.
+func kubectlXR(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	err := plugin.Execute(streams, append([]string{"--kubeconfig", env.c.KubeconfigPath}, args...))
+	return out.String(), errOut.String(), err
+}
+
+// mustXR runs kubectl xr and fails the test on error.
+func mustXR(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := kubectlXR(t, args...)
+	if err != nil {
+		t.Fatalf("kubectl xr %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// oneLineError asserts the command failed with exactly one "error: ..." line containing want.
+func oneLineError(t *testing.T, want string, args ...string) {
+	t.Helper()
+	out, errOut, err := kubectlXR(t, args...)
+	lines := strings.Split(strings.TrimRight(errOut, "\n"), "\n")
+	if err == nil || len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], want) {
+		t.Errorf("kubectl xr %s: err=%v stdout=%q stderr=%q; want one error line containing %q",
+			strings.Join(args, " "), err, out, errOut, want)
+	}
+}
+
