@@ -14,13 +14,14 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec, OIDC and cloud auth providers in kubeconfigs
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	xrv1 "github.com/kubexr/kubectl-xr/api/v1alpha1"
 )
 
-// newScheme has the types the plugin reads and writes: core Kubernetes, CRDs, Liqo's
-// and kubectl-xr's.
+// newScheme has the types the plugin reads and writes: core Kubernetes, CRDs, Liqo's,
+// Cluster API's and kubectl-xr's.
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
@@ -31,6 +32,7 @@ func newScheme() *runtime.Scheme {
 	utilruntime.Must(offloadingv1beta1.AddToScheme(s))
 	utilruntime.Must(ipamv1alpha1.AddToScheme(s))
 	utilruntime.Must(xrv1.AddToScheme(s))
+	utilruntime.Must(clusterv1.AddToScheme(s))
 	return s
 }
 

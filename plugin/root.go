@@ -27,6 +27,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdHint(flags, streams),
 		NewCmdClasses(flags, streams),
 		NewCmdOffload(flags, streams),
+		NewCmdPeer(flags, streams),
 	)
 	return cmd
 }

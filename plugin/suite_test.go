@@ -132,4 +132,3 @@ func oneLineError(t *testing.T, want string, args ...string) {
 			strings.Join(args, " "), err, out, errOut, want)
 	}
 }
-

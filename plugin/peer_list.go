@@ -1,0 +1,266 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
+	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
+	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
+	"github.com/liqotech/liqo/pkg/liqoctl/unpeer"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubexr/kubectl-xr/internal/xrkube"
+	"github.com/kubexr/kubectl-xr/policy"
+)
+
+// Peer is one row of `kubectl xr peer list`, also its -o json/yaml item.
+type Peer struct {
+	ClusterID    string    `json:"clusterID"`
+	CAPICluster  string    `json:"capiCluster,omitempty"`
+	Role         string    `json:"role"`
+	Connection   string    `json:"connection"`
+	RTT          string    `json:"rtt,omitempty"`
+	LatencyClass string    `json:"latencyClass,omitempty"`
+	VirtualNodes []string  `json:"virtualNodes"`
+	Namespaces   []string  `json:"offloadedNamespaces"`
+	Created      time.Time `json:"created"`
+}
+
+// PeerListOptions lists the peered clusters.
+type PeerListOptions struct {
+	Output string
+	genericiooptions.IOStreams
+	getter genericclioptions.RESTClientGetter
+}
+
+func newCmdPeerList(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &PeerListOptions{IOStreams: streams, getter: f}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List peered clusters with their connection, smoothed RTT, latency class and offloaded namespaces",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateOutput(o.Output); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, json, yaml or name")
+	return cmd
+}
+
+// Run prints the peers.
+func (o *PeerListOptions) Run(ctx context.Context) error {
+	k, err := newKube(o.getter)
+	if err != nil {
+		return err
+	}
+	peers, err := listPeers(ctx, k.client)
+	if err != nil {
+		return err
+	}
+	switch o.Output {
+	case "json", "yaml":
+		data, err := json.MarshalIndent(map[string]any{"items": peers}, "", "    ")
+		if err != nil {
+			return err
+		}
+		if o.Output == "yaml" {
+			if data, err = yaml.JSONToYAML(data); err != nil {
+				return err
+			}
+		}
+		_, err = fmt.Fprintln(o.Out, strings.TrimRight(string(data), "\n"))
+		return err
+	case "name":
+		for _, p := range peers {
+			fmt.Fprintf(o.Out, "foreigncluster.core.liqo.io/%s\n", p.ClusterID)
+		}
+		return nil
+	}
+	if len(peers) == 0 {
+		fmt.Fprintln(o.ErrOut, "No peered clusters found (kubectl xr peer add).")
+		return nil
+	}
+	var rows [][]any
+	for _, p := range peers {
+		rows = append(rows, []any{p.ClusterID, orDash(p.CAPICluster), p.Connection, orDash(p.RTT), orDash(p.LatencyClass),
+			orDash(strings.Join(p.VirtualNodes, ",")), orDash(strings.Join(p.Namespaces, ",")), p.Role,
+			duration.HumanDuration(time.Since(p.Created))})
+	}
+	return printTable(o.Out, []column{{name: "CLUSTER ID"}, {name: "CAPI CLUSTER"}, {name: "CONNECTION"}, {name: "RTT"},
+		{name: "CLASS"}, {name: "VIRTUAL NODES"}, {name: "NAMESPACES"}, {name: "ROLE", wide: true}, {name: "AGE"}}, rows, o.Output == "wide")
+}
+
+// listPeers reads Liqo's ForeignClusters, Connections, virtual nodes (with the class and
+// RTT xr-webhook's observer writes) and NamespaceMaps.
+func listPeers(ctx context.Context, c client.Client) ([]Peer, error) {
+	var fcs liqov1beta1.ForeignClusterList
+	if err := c.List(ctx, &fcs); err != nil {
+		return nil, fmt.Errorf("list Liqo ForeignClusters (is Liqo installed?): %w", err)
+	}
+	var conns networkingv1beta1.ConnectionList
+	if err := c.List(ctx, &conns); err != nil && !isNoMatch(err) {
+		return nil, fmt.Errorf("list Liqo Connections: %w", err)
+	}
+	var nodes corev1.NodeList
+	if err := c.List(ctx, &nodes, client.MatchingLabels{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode}); err != nil {
+		return nil, fmt.Errorf("list virtual nodes: %w", err)
+	}
+	var maps offloadingv1beta1.NamespaceMapList
+	if err := c.List(ctx, &maps); err != nil {
+		return nil, fmt.Errorf("list Liqo NamespaceMaps: %w", err)
+	}
+	var out []Peer
+	for _, fc := range fcs.Items {
+		id := string(fc.Spec.ClusterID)
+		p := Peer{ClusterID: id, CAPICluster: fc.Annotations[AnnotationCAPICluster], Role: string(fc.Status.Role),
+			Created: fc.CreationTimestamp.Time, Connection: "Disabled", VirtualNodes: []string{}, Namespaces: []string{}}
+		if fc.Status.Modules.Networking.Enabled {
+			p.Connection = "NoConnection"
+		}
+		for _, conn := range conns.Items {
+			if conn.Labels[policy.LiqoRemoteClusterIDLabel] == id {
+				p.Connection = string(conn.Status.Value)
+			}
+		}
+		for i := range nodes.Items {
+			n := &nodes.Items[i]
+			if xrkube.VirtualNodeCluster(n) != id {
+				continue
+			}
+			p.VirtualNodes = append(p.VirtualNodes, n.Name)
+			if v := n.Annotations[policy.AnnotationRTT]; v != "" {
+				p.RTT = v
+			}
+			if v := n.Labels[policy.LabelLatencyClass]; v != "" {
+				p.LatencyClass = v
+			}
+		}
+		for _, m := range maps.Items {
+			if m.Labels[policy.LiqoRemoteClusterIDLabel] != id {
+				continue
+			}
+			for ns := range m.Spec.DesiredMapping {
+				p.Namespaces = append(p.Namespaces, ns)
+			}
+		}
+		sort.Strings(p.VirtualNodes)
+		sort.Strings(p.Namespaces)
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Peer) int { return strings.Compare(a.ClusterID, b.ClusterID) })
+	return out, nil
+}
+
+// PeerRemoveOptions removes a peering through Liqo's unpeer code.
+type PeerRemoveOptions struct {
+	RemoteKubeconfig, RemoteContext         string
+	ManagementKubeconfig, ManagementContext string
+	Timeout                                 time.Duration
+	genericiooptions.IOStreams
+	getter genericclioptions.RESTClientGetter
+}
+
+func newCmdPeerRemove(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &PeerRemoveOptions{IOStreams: streams, getter: f}
+	cmd := &cobra.Command{
+		Use:   "remove CLUSTER_ID",
+		Short: "Unpeer a provider cluster with Liqo's own unpeer code",
+		Long: "Liqo's unpeer talks to both clusters: give --remote-kubeconfig, or nothing for a cluster peered\n" +
+			"from Cluster API (its kubeconfig is read again from the management cluster, in memory).",
+		Example: "  kubectl xr peer remove edge-athens\n  kubectl xr peer remove cloud-geneva --remote-kubeconfig geneva.kubeconfig",
+		Args:    cobra.ExactArgs(1),
+		RunE:    func(cmd *cobra.Command, args []string) error { return o.Run(cmd.Context(), args[0]) },
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			return completeNames(f, "foreignclusters.core.liqo.io", ""), cobra.ShellCompDirectiveNoFileComp
+		},
+	}
+	cmd.Flags().StringVar(&o.RemoteKubeconfig, "remote-kubeconfig", "", "kubeconfig of the provider cluster")
+	cmd.Flags().StringVar(&o.RemoteContext, "remote-context", "", "context in --remote-kubeconfig")
+	cmd.Flags().StringVar(&o.ManagementKubeconfig, "management-kubeconfig", "", "kubeconfig of the Cluster API management cluster (default: the current one)")
+	cmd.Flags().StringVar(&o.ManagementContext, "management-context", "", "context of the Cluster API management cluster")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "timeout of the unpeering")
+	return cmd
+}
+
+// Run unpeers the cluster.
+func (o *PeerRemoveOptions) Run(ctx context.Context, id string) error {
+	k, err := newKube(o.getter)
+	if err != nil {
+		return err
+	}
+	fc := &liqov1beta1.ForeignCluster{}
+	if err := k.client.Get(ctx, client.ObjectKey{Name: id}, fc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("no peered cluster %q (kubectl xr peer list)", id)
+		}
+		return fmt.Errorf("get ForeignCluster %s: %w", id, err)
+	}
+	remoteCfg, err := o.remoteConfig(ctx, fc)
+	if err != nil {
+		return err
+	}
+	localCfg, err := o.getter.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	local, err := liqoFactory(localCfg, false, o.ErrOut)
+	if err != nil {
+		return err
+	}
+	remote, err := liqoFactory(remoteCfg, true, o.ErrOut)
+	if err != nil {
+		return err
+	}
+	u := unpeer.NewOptions(local)
+	u.RemoteFactory, u.Timeout, u.Wait = remote, o.Timeout, true
+	if err := u.RunUnpeer(ctx); err != nil {
+		return fmt.Errorf("unpeer %s: %w", id, err)
+	}
+	fmt.Fprintf(o.Out, "%s unpeered\n", id)
+	return nil
+}
+
+func (o *PeerRemoveOptions) remoteConfig(ctx context.Context, fc *liqov1beta1.ForeignCluster) (*rest.Config, error) {
+	if o.RemoteKubeconfig != "" {
+		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.RemoteKubeconfig},
+			&clientcmd.ConfigOverrides{CurrentContext: o.RemoteContext}).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("--remote-kubeconfig %s: %w", o.RemoteKubeconfig, err)
+		}
+		return cfg, nil
+	}
+	ref := fc.Annotations[AnnotationCAPICluster]
+	if ref == "" {
+		return nil, fmt.Errorf("%s was not peered from Cluster API: give --remote-kubeconfig (Liqo's unpeer talks to both clusters)", fc.Name)
+	}
+	add := &PeerAddOptions{ManagementKubeconfig: o.ManagementKubeconfig, ManagementContext: o.ManagementContext, getter: o.getter}
+	mgmt, ns, err := add.management()
+	if err != nil {
+		return nil, err
+	}
+	key, err := parseCAPIRef(ref, ns)
+	if err != nil {
+		return nil, err
+	}
+	return capiRESTConfig(ctx, mgmt, key)
+}

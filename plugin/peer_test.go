@@ -1,0 +1,157 @@
+package plugin_test
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/plugin"
+	"github.com/kubexr/kubectl-xr/test/sandbox"
+)
+
+// capiCluster writes what Cluster API's controllers would for a workload cluster (a
+// STAND-IN: no provider runs here): the Cluster with its status and, for a provisioned
+// one, the <name>-kubeconfig Secret holding the workload cluster's kubeconfig.
+func capiCluster(t *testing.T, name string, workload *sandbox.Cluster, provisioned bool) []byte {
+	t.Helper()
+	ctx := context.Background()
+	c := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "fleet", Labels: map[string]string{"tier": "edge"}},
+		Spec: clusterv1.ClusterSpec{ControlPlaneEndpoint: clusterv1.APIEndpoint{Host: "127.0.0.1", Port: 6443}}}
+	if err := env.c.Client.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	c.Status.Phase = string(clusterv1.ClusterPhaseProvisioning)
+	if provisioned {
+		c.Status.Phase = string(clusterv1.ClusterPhaseProvisioned)
+		c.Status.Initialization.ControlPlaneInitialized = ptr.To(true)
+		c.Status.Conditions = []metav1.Condition{{Type: clusterv1.ClusterControlPlaneAvailableCondition, Status: metav1.ConditionTrue,
+			Reason: "Available", LastTransitionTime: metav1.Now()}}
+	}
+	if err := env.c.Client.Status().Update(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if workload == nil {
+		return nil
+	}
+	kc, err := workload.Kubeconfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := clientcmd.Write(*kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig", Namespace: "fleet", Labels: map[string]string{clusterv1.ClusterNameLabel: name}},
+		Type:       "cluster.x-k8s.io/secret",
+		Data:       map[string][]byte{"value": data},
+	}
+	if err := env.c.Client.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	return kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo].ClientKeyData
+}
+
+func TestPeerFromClusterAPIListAndRemove(t *testing.T) {
+	ctx := context.Background()
+	if err := env.c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}}); err != nil {
+		t.Fatal(err)
+	}
+	key := capiCluster(t, "edge-athens", env.athens, true)
+	capiCluster(t, "edge-pending", nil, false)
+
+	out, errOut, err := kubectlXR(t, "peer", "add", "--capi-cluster", "fleet/edge-athens", "--networking-disabled")
+	if err != nil {
+		t.Fatalf("peer add: %v\n%s", err, errOut)
+	}
+	if out != "edge-athens peered (Cluster API cluster fleet/edge-athens)\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	// The workload kubeconfig is never printed.
+	for _, secret := range []string{string(key), base64.StdEncoding.EncodeToString(key)} {
+		if strings.Contains(out+errOut, secret) {
+			t.Fatal("the workload cluster's client key appeared in the output")
+		}
+	}
+	if _, err := env.c.WaitNodeReady(ctx, "edge-athens"); err != nil {
+		t.Fatal(err)
+	}
+	fc := &liqov1beta1.ForeignCluster{}
+	if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "edge-athens"}, fc); err != nil {
+		t.Fatal(err)
+	}
+	if fc.Annotations[plugin.AnnotationCAPICluster] != "fleet/edge-athens" {
+		t.Errorf("ForeignCluster annotations = %v", fc.Annotations)
+	}
+
+	// The selector peers what is ready, skips what is not, and what is already peered.
+	out, errOut, err = kubectlXR(t, "peer", "add", "--capi-selector", "tier=edge", "--networking-disabled")
+	if err != nil {
+		t.Fatalf("peer add --capi-selector: %v\n%s", err, errOut)
+	}
+	if out != "edge-athens (Cluster API cluster fleet/edge-athens) already peered, skipped\n" ||
+		!strings.Contains(errOut, `Skipping Cluster API cluster fleet/edge-pending: phase is "Provisioning", not Provisioned`) {
+		t.Errorf("stdout = %q\nstderr = %q", out, errOut)
+	}
+
+	// A kubeconfig file works the same way; the harness already peered cloud-geneva.
+	if out := mustXR(t, "peer", "add", "--remote-kubeconfig", env.geneva.KubeconfigPath, "--networking-disabled"); out !=
+		"cloud-geneva ("+env.geneva.KubeconfigPath+") already peered, skipped\n" {
+		t.Errorf("peer add --remote-kubeconfig stdout = %q", out)
+	}
+
+	list := mustXR(t, "peer", "list")
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "CLUSTER ID") {
+		t.Fatalf("peer list:\n%s", list)
+	}
+	for _, want := range [][]string{{"cloud-geneva", "<none>", "Disabled", "cloud-geneva"}, {"edge-athens", "fleet/edge-athens", "Disabled", "edge-athens"}} {
+		row := ""
+		for _, l := range lines[1:] {
+			if strings.HasPrefix(l, want[0]+" ") {
+				row = l
+			}
+		}
+		for _, cell := range want {
+			if !strings.Contains(row, cell) {
+				t.Errorf("peer list row for %s lacks %q:\n%s", want[0], cell, list)
+			}
+		}
+	}
+	if out := mustXR(t, "peer", "list", "-o", "json"); !strings.Contains(out, `"capiCluster": "fleet/edge-athens"`) {
+		t.Errorf("peer list -o json:\n%s", out)
+	}
+
+	// Unpeer through Liqo's code, with the kubeconfig read again from Cluster API.
+	if out := mustXR(t, "peer", "remove", "edge-athens"); out != "edge-athens unpeered\n" {
+		t.Errorf("peer remove stdout = %q", out)
+	}
+	if err := env.c.WaitNodeGone(ctx, "edge-athens"); err != nil {
+		t.Error(err)
+	}
+
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"no provider":       {[]string{"peer", "add"}, "give exactly one of --remote-kubeconfig, --capi-cluster or --capi-selector"},
+		"two providers":     {[]string{"peer", "add", "--capi-cluster", "a", "--capi-selector", "b=c"}, "give exactly one of"},
+		"unknown cluster":   {[]string{"peer", "add", "--capi-cluster", "fleet/nope"}, "Cluster API cluster fleet/nope not found on the management cluster"},
+		"not provisioned":   {[]string{"peer", "add", "--capi-cluster", "fleet/edge-pending"}, `Cluster API cluster fleet/edge-pending is not ready to peer: phase is "Provisioning", not Provisioned`},
+		"nothing to remove": {[]string{"peer", "remove", "nowhere"}, `no peered cluster "nowhere" (kubectl xr peer list)`},
+		"remove needs kubeconfig": {[]string{"peer", "remove", "cloud-geneva"},
+			"cloud-geneva was not peered from Cluster API: give --remote-kubeconfig"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) { oneLineError(t, tc.want, tc.args...) })
+	}
+}
