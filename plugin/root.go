@@ -3,6 +3,9 @@ package plugin
 import (
 	"fmt"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -28,12 +31,16 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdClasses(flags, streams),
 		NewCmdOffload(flags, streams),
 		NewCmdPeer(flags, streams),
+		NewCmdExplain(flags, streams),
 	)
 	return cmd
 }
 
 // Execute runs the root command with args, printing any error as one line on ErrOut.
 func Execute(streams genericiooptions.IOStreams, args []string) error {
+	// Liqo's and controller-runtime's libraries log through controller-runtime's logger:
+	// a command-line tool reports through its output, not logs.
+	ctrllog.SetLogger(logr.Discard())
 	cmd := NewCmdRoot(streams)
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {

@@ -93,21 +93,9 @@ func (o *Observer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcil
 // clusters with their links. Trackers of clusters no longer peered are dropped.
 func (o *Observer) observe(ctx context.Context, byCluster map[string]*policy.Cluster,
 	conns []networkingv1beta1.Connection, classes policy.ClassSet) []policy.Cluster {
-	newest := map[string]policy.Sample{}
-	for i := range conns {
-		c := &conns[i]
-		id := c.Labels[policy.LiqoRemoteClusterIDLabel]
-		if id == "" || c.DeletionTimestamp != nil {
-			continue
-		}
-		s, err := policy.SampleFromStatus(string(c.Status.Value), c.Status.Latency.Value, c.Status.Latency.Timestamp.Time)
-		if err != nil {
-			logf.FromContext(ctx).Error(err, "ignoring Connection status", "connection", client.ObjectKeyFromObject(c))
-			continue
-		}
-		if prev, ok := newest[id]; !ok || s.At.After(prev.At) {
-			newest[id] = s
-		}
+	newest, errs := xrkube.NewestSamples(conns)
+	for _, err := range errs {
+		logf.FromContext(ctx).Error(err, "ignoring Connection status")
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -3,7 +3,9 @@ package xrkube
 import (
 	"fmt"
 	"slices"
+	"time"
 
+	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubexr/kubectl-xr/policy"
@@ -51,4 +53,55 @@ func ClusterNodes(nodes []corev1.Node) (map[string]*policy.Cluster, []error) {
 		slices.Sort(c.Nodes)
 	}
 	return out, errs
+}
+
+// Observed builds the clusters as xr-webhook sees them, for one-shot readers (the plugin):
+// each cluster's newest Connection status is its link state and freshness, and the RTT is
+// the smoothed one xr-webhook's observer wrote on its virtual nodes (kubexr.io/rtt), or
+// the Connection's raw sample where the observer has written none.
+func Observed(nodes []corev1.Node, conns []networkingv1beta1.Connection, classes policy.ClassSet, p policy.SmoothingParams) []policy.Cluster {
+	byCluster, _ := ClusterNodes(nodes)
+	newest, _ := NewestSamples(conns)
+	smoothed := map[string]time.Duration{}
+	for i := range nodes {
+		id := VirtualNodeCluster(&nodes[i])
+		if d, err := policy.ParseOverride(nodes[i].Annotations[policy.AnnotationRTT]); id != "" && err == nil {
+			smoothed[id] = max(smoothed[id], d)
+		}
+	}
+	out := make([]policy.Cluster, 0, len(byCluster))
+	for id, c := range byCluster {
+		if s, ok := newest[id]; ok {
+			c.Link = policy.Tracker{}.Observe(s, p, classes)
+			if d, ok := smoothed[id]; ok && c.Link.Measuring {
+				c.Link.Smoothed, c.Link.Effective = d, d
+			}
+		}
+		out = append(out, *c)
+	}
+	return out
+}
+
+// NewestSamples is each cluster's newest Connection status as a smoothing sample (Liqo
+// normally keeps one Connection per peering). Deleted Connections are skipped; a status
+// that cannot be read is skipped and reported.
+func NewestSamples(conns []networkingv1beta1.Connection) (map[string]policy.Sample, []error) {
+	newest := map[string]policy.Sample{}
+	var errs []error
+	for i := range conns {
+		c := &conns[i]
+		id := c.Labels[policy.LiqoRemoteClusterIDLabel]
+		if id == "" || c.DeletionTimestamp != nil {
+			continue
+		}
+		s, err := policy.SampleFromStatus(string(c.Status.Value), c.Status.Latency.Value, c.Status.Latency.Timestamp.Time)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("Connection %s/%s: %w", c.Namespace, c.Name, err))
+			continue
+		}
+		if prev, ok := newest[id]; !ok || s.At.After(prev.At) {
+			newest[id] = s
+		}
+	}
+	return newest, errs
 }
