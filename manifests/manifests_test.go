@@ -2,8 +2,10 @@ package manifests_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -105,5 +107,30 @@ func TestLatencyClassCRDAndDefaultsOnARealAPIServer(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[0], "MAX RTT") ||
 		!strings.Contains(lines[1], "20ms") || !strings.Contains(lines[2], "10ms") {
 		t.Errorf("kubectl get lc output:\n%s\nwant a header with MAX RTT and rows low 20ms, ultra-low 10ms", out)
+	}
+}
+
+// The embedded kustomizations render in-process exactly as the real kubectl renders the
+// folders (the plugin installs what the tests apply).
+func TestRenderMatchesKubectlKustomize(t *testing.T) {
+	sb, err := sandbox.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{manifests.Default, manifests.CertManager} {
+		got, err := manifests.Render(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := sb.Kustomize(filepath.Join(".", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Compared as JSON: the decoders differ only in number types (float64, int64).
+		wantJSON, _ := json.MarshalIndent(want, "", " ")
+		gotJSON, _ := json.MarshalIndent(got, "", " ")
+		if diff := cmp.Diff(string(wantJSON), string(gotJSON)); diff != "" {
+			t.Errorf("manifests/%s (-kubectl +Render):\n%s", name, diff)
+		}
 	}
 }

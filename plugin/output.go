@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,3 +79,5 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+func lower(s string) string { return strings.ToLower(s) }

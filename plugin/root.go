@@ -32,6 +32,8 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdOffload(flags, streams),
 		NewCmdPeer(flags, streams),
 		NewCmdExplain(flags, streams),
+		NewCmdInstall(flags, streams),
+		NewCmdUninstall(flags, streams),
 	)
 	return cmd
 }

@@ -1,0 +1,224 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/manifests"
+)
+
+// FieldManager is the server-side apply field manager of everything the plugin applies.
+const FieldManager = "kubectl-xr"
+
+// InstallOptions applies the embedded manifests: the LatencyClass CRD, the default classes
+// and xr-webhook.
+type InstallOptions struct {
+	CertManager bool
+	Image       string
+	DryRun      bool
+	Output      string
+	Wait        bool
+	Timeout     time.Duration
+
+	genericiooptions.IOStreams
+	getter genericclioptions.RESTClientGetter
+}
+
+// NewCmdInstall builds `kubectl xr install`.
+func NewCmdInstall(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &InstallOptions{IOStreams: streams, getter: f}
+	cmd := &cobra.Command{
+		Use:   "install",
+		Short: "Install xr-webhook, the LatencyClass CRD and the default classes (server-side apply)",
+		Long: "Applies the manifests embedded in the plugin (manifests/default, or manifests/cert-manager with\n" +
+			"--cert-manager) with server-side apply as field manager kubectl-xr, then waits until xr-webhook's\n" +
+			"Deployment is available (its readiness needs its certificate and a loaded inventory).",
+		Example: "  kubectl xr install\n  kubectl xr install --cert-manager\n  kubectl xr install --dry-run -o yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVar(&o.CertManager, "cert-manager", false, "take certificates from cert-manager instead of xr-webhook's own rotation")
+	cmd.Flags().StringVar(&o.Image, "image", "", "xr-webhook image (default: the one in the manifests)")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print the objects instead of applying them (with -o)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "with --dry-run: yaml or json")
+	cmd.Flags().BoolVar(&o.Wait, "wait", true, "wait until xr-webhook is available")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait")
+	return cmd
+}
+
+// Validate checks the output flags.
+func (o *InstallOptions) Validate() error {
+	if o.DryRun && o.Output != "yaml" && o.Output != "json" {
+		return errors.New("--dry-run needs -o yaml or -o json")
+	}
+	if !o.DryRun && o.Output != "" {
+		return errors.New("-o is only for --dry-run")
+	}
+	return nil
+}
+
+func (o *InstallOptions) objects() ([]*unstructured.Unstructured, error) {
+	name := manifests.Default
+	if o.CertManager {
+		name = manifests.CertManager
+	}
+	objs, err := manifests.Render(name)
+	if err != nil {
+		return nil, err
+	}
+	if o.Image != "" {
+		for _, obj := range objs {
+			if obj.GetKind() == "Deployment" && obj.GetName() == "xr-webhook" {
+				containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+				containers[0].(map[string]any)["image"] = o.Image
+				if err := unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return objs, nil
+}
+
+// Run applies the manifests and waits.
+func (o *InstallOptions) Run(ctx context.Context) error {
+	objs, err := o.objects()
+	if err != nil {
+		return err
+	}
+	if o.DryRun {
+		list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
+		for _, obj := range objs {
+			list.Items = append(list.Items, *obj)
+		}
+		return printObject(o.Out, o.Output, list)
+	}
+	k, err := newKube(o.getter)
+	if err != nil {
+		return err
+	}
+	mapper, err := o.getter.ToRESTMapper()
+	if err != nil {
+		return err
+	}
+	for _, obj := range objs {
+		if err := applyOne(ctx, k.client, mapper, obj); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "%s/%s serverside-applied\n", kindGroup(obj), obj.GetName())
+	}
+	if !o.Wait {
+		return nil
+	}
+	fmt.Fprintln(o.ErrOut, "Waiting for xr-webhook to be available...")
+	dep := &appsv1.Deployment{}
+	err = wait.PollUntilContextTimeout(ctx, time.Second, o.Timeout, true, func(ctx context.Context) (bool, error) {
+		if err := k.client.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook"}, dep); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		for _, c := range dep.Status.Conditions {
+			if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("xr-webhook not available after %s (kubectl -n kubexr-system describe deploy/xr-webhook; kubectl xr doctor): %w", o.Timeout, err)
+	}
+	fmt.Fprintln(o.Out, "xr-webhook is available")
+	return nil
+}
+
+// applyOne server-side applies obj; a kind that is not served yet (a CRD applied a moment
+// ago) is retried after resetting the REST mapper.
+func applyOne(ctx context.Context, c client.Client, mapper meta.RESTMapper, obj *unstructured.Unstructured) error {
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		err := c.Patch(ctx, obj.DeepCopy(), client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership)
+		if meta.IsNoMatchError(err) {
+			if r, ok := mapper.(meta.ResettableRESTMapper); ok {
+				r.Reset()
+			}
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		return fmt.Errorf("apply %s/%s: %w", kindGroup(obj), obj.GetName(), err)
+	}
+	return nil
+}
+
+func kindGroup(obj *unstructured.Unstructured) string {
+	gvk := obj.GroupVersionKind()
+	if gvk.Group == "" {
+		return lower(gvk.Kind)
+	}
+	return lower(gvk.Kind) + "." + gvk.Group
+}
+
+// UninstallOptions removes xr-webhook.
+type UninstallOptions struct {
+	IncludeCRDs bool
+	genericiooptions.IOStreams
+	getter genericclioptions.RESTClientGetter
+}
+
+// NewCmdUninstall builds `kubectl xr uninstall`.
+func NewCmdUninstall(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &UninstallOptions{IOStreams: streams, getter: f}
+	cmd := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Remove xr-webhook (the webhook configurations first); keep LatencyClasses unless --include-crds",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context()) },
+	}
+	cmd.Flags().BoolVar(&o.IncludeCRDs, "include-crds", false, "also delete the LatencyClass CRD, and with it every LatencyClass")
+	return cmd
+}
+
+// Run deletes the installed objects in reverse order.
+func (o *UninstallOptions) Run(ctx context.Context) error {
+	objs, err := manifests.Render(manifests.Default)
+	if err != nil {
+		return err
+	}
+	k, err := newKube(o.getter)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(objs)
+	for _, obj := range objs {
+		if !o.IncludeCRDs && (obj.GetKind() == "CustomResourceDefinition" || obj.GetKind() == "LatencyClass") {
+			continue
+		}
+		err := k.client.Delete(ctx, obj, client.PropagationPolicy("Background"))
+		switch {
+		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+			continue
+		case err != nil:
+			return fmt.Errorf("delete %s/%s: %w", kindGroup(obj), obj.GetName(), err)
+		}
+		fmt.Fprintf(o.Out, "%s/%s deleted\n", kindGroup(obj), obj.GetName())
+	}
+	return nil
+}
