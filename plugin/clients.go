@@ -1,7 +1,9 @@
 package plugin
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	authv1beta1 "github.com/liqotech/liqo/apis/authentication/v1beta1"
 	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
@@ -44,7 +46,14 @@ type kube struct {
 	explicitNamespace bool
 }
 
+// errNoKubeconfig: client-go would otherwise try localhost:8080 and fail obscurely.
+var errNoKubeconfig = errors.New("no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or create ~/.kube/config")
+
 func newKube(f genericclioptions.RESTClientGetter) (*kube, error) {
+	if raw, err := f.ToRawKubeConfigLoader().RawConfig(); err == nil && len(raw.Contexts) == 0 &&
+		os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, errNoKubeconfig
+	}
 	cfg, err := f.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)

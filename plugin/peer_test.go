@@ -61,25 +61,44 @@ func capiCluster(t *testing.T, name string, workload *sandbox.Cluster, provision
 	return kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo].ClientKeyData
 }
 
-func TestPeerFromClusterAPIListAndRemove(t *testing.T) {
+func TestPeerFromKubeconfigAndClusterAPIListAndRemove(t *testing.T) {
 	ctx := context.Background()
+	// TestMain peered cloud-geneva from its kubeconfig file with kubectl xr peer add.
+	if !strings.Contains(env.genevaPeerOutput, "cloud-geneva peered ("+env.geneva.KubeconfigPath+")") ||
+		!strings.Contains(env.genevaPeerOutput, "Peering with cloud-geneva") {
+		t.Errorf("peer add --remote-kubeconfig printed:\n%s", env.genevaPeerOutput)
+	}
+	// Again: a no-op that says so.
+	if out := mustXR(t, "peer", "add", "--remote-kubeconfig", env.geneva.KubeconfigPath, "--networking-disabled"); out !=
+		"cloud-geneva ("+env.geneva.KubeconfigPath+") already peered, skipped\n" {
+		t.Errorf("peer add again stdout = %q", out)
+	}
+
+	// A management cluster (this one) with Cluster API's CRDs, two provisioned Cluster
+	// objects whose kubeconfig Secrets point at the two providers, and one still provisioning.
 	if err := env.c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}}); err != nil {
 		t.Fatal(err)
 	}
-	key := capiCluster(t, "edge-athens", env.athens, true)
+	keys := [][]byte{capiCluster(t, "edge-athens", env.athens, true), capiCluster(t, "cloud-geneva", env.geneva, true)}
 	capiCluster(t, "edge-pending", nil, false)
 
-	out, errOut, err := kubectlXR(t, "peer", "add", "--capi-cluster", "fleet/edge-athens", "--networking-disabled")
+	out, errOut, err := kubectlXR(t, "peer", "add", "--capi-selector", "tier=edge", "--networking-disabled")
 	if err != nil {
-		t.Fatalf("peer add: %v\n%s", err, errOut)
+		t.Fatalf("peer add --capi-selector: %v\n%s", err, errOut)
 	}
-	if out != "edge-athens peered (Cluster API cluster fleet/edge-athens)\n" {
-		t.Errorf("stdout = %q", out)
+	if want := "cloud-geneva (Cluster API cluster fleet/cloud-geneva) already peered, skipped\n" +
+		"edge-athens peered (Cluster API cluster fleet/edge-athens)\n"; out != want {
+		t.Errorf("stdout = %q, want %q", out, want)
 	}
-	// The workload kubeconfig is never printed.
-	for _, secret := range []string{string(key), base64.StdEncoding.EncodeToString(key)} {
-		if strings.Contains(out+errOut, secret) {
-			t.Fatal("the workload cluster's client key appeared in the output")
+	if !strings.Contains(errOut, `Skipping Cluster API cluster fleet/edge-pending: phase is "Provisioning", not Provisioned`) {
+		t.Errorf("stderr lacks the skipped cluster:\n%s", errOut)
+	}
+	// The workload kubeconfigs are never printed.
+	for _, key := range keys {
+		for _, secret := range []string{string(key), base64.StdEncoding.EncodeToString(key)} {
+			if strings.Contains(out+errOut, secret) {
+				t.Fatal("a workload cluster's client key appeared in the output")
+			}
 		}
 	}
 	if _, err := env.c.WaitNodeReady(ctx, "edge-athens"); err != nil {
@@ -92,26 +111,14 @@ func TestPeerFromClusterAPIListAndRemove(t *testing.T) {
 	if fc.Annotations[plugin.AnnotationCAPICluster] != "fleet/edge-athens" {
 		t.Errorf("ForeignCluster annotations = %v", fc.Annotations)
 	}
-
-	// The selector peers what is ready, skips what is not, and what is already peered.
-	out, errOut, err = kubectlXR(t, "peer", "add", "--capi-selector", "tier=edge", "--networking-disabled")
-	if err != nil {
-		t.Fatalf("peer add --capi-selector: %v\n%s", err, errOut)
-	}
-	if out != "edge-athens (Cluster API cluster fleet/edge-athens) already peered, skipped\n" ||
-		!strings.Contains(errOut, `Skipping Cluster API cluster fleet/edge-pending: phase is "Provisioning", not Provisioned`) {
-		t.Errorf("stdout = %q\nstderr = %q", out, errOut)
-	}
-
-	// A kubeconfig file works the same way; the harness already peered cloud-geneva.
-	if out := mustXR(t, "peer", "add", "--remote-kubeconfig", env.geneva.KubeconfigPath, "--networking-disabled"); out !=
-		"cloud-geneva ("+env.geneva.KubeconfigPath+") already peered, skipped\n" {
-		t.Errorf("peer add --remote-kubeconfig stdout = %q", out)
+	if out := mustXR(t, "peer", "add", "--capi-cluster", "fleet/edge-athens"); out !=
+		"edge-athens (Cluster API cluster fleet/edge-athens) already peered, skipped\n" {
+		t.Errorf("peer add --capi-cluster again: %q", out)
 	}
 
 	list := mustXR(t, "peer", "list")
 	lines := strings.Split(strings.TrimSpace(list), "\n")
-	if !strings.HasPrefix(lines[0], "CLUSTER ID") {
+	if !strings.HasPrefix(lines[0], "CLUSTER ID     CAPI CLUSTER        CONNECTION") {
 		t.Fatalf("peer list:\n%s", list)
 	}
 	for _, want := range [][]string{{"cloud-geneva", "<none>", "cloud-geneva"}, {"edge-athens", "fleet/edge-athens", "Disabled", "edge-athens"}} {
@@ -130,6 +137,9 @@ func TestPeerFromClusterAPIListAndRemove(t *testing.T) {
 	if out := mustXR(t, "peer", "list", "-o", "json"); !strings.Contains(out, `"capiCluster": "fleet/edge-athens"`) {
 		t.Errorf("peer list -o json:\n%s", out)
 	}
+	if out := mustXR(t, "peer", "list", "-o", "yaml"); !strings.Contains(out, "clusterID: edge-athens") {
+		t.Errorf("peer list -o yaml:\n%s", out)
+	}
 
 	// Unpeer through Liqo's code, with the kubeconfig read again from Cluster API.
 	if out := mustXR(t, "peer", "remove", "edge-athens"); out != "edge-athens unpeered\n" {
@@ -147,9 +157,9 @@ func TestPeerFromClusterAPIListAndRemove(t *testing.T) {
 		"two providers":     {[]string{"peer", "add", "--capi-cluster", "a", "--capi-selector", "b=c"}, "give exactly one of"},
 		"unknown cluster":   {[]string{"peer", "add", "--capi-cluster", "fleet/nope"}, "Cluster API cluster fleet/nope not found on the management cluster"},
 		"not provisioned":   {[]string{"peer", "add", "--capi-cluster", "fleet/edge-pending"}, `Cluster API cluster fleet/edge-pending is not ready to peer: phase is "Provisioning", not Provisioned`},
+		"no match":          {[]string{"peer", "add", "--capi-selector", "tier=core"}, `no Cluster API cluster matches "tier=core"`},
+		"missing file":      {[]string{"peer", "add", "--remote-kubeconfig", "/nonexistent/kubeconfig"}, "--remote-kubeconfig /nonexistent/kubeconfig"},
 		"nothing to remove": {[]string{"peer", "remove", "nowhere"}, `no peered cluster "nowhere" (kubectl xr peer list)`},
-		"remove needs kubeconfig": {[]string{"peer", "remove", "cloud-geneva"},
-			"cloud-geneva was not peered from Cluster API: give --remote-kubeconfig"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) { oneLineError(t, tc.want, tc.args...) })

@@ -2,8 +2,12 @@ package plugin
 
 import (
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 
 	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/spf13/cobra"
@@ -34,6 +38,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdExplain(flags, streams),
 		NewCmdInstall(flags, streams),
 		NewCmdUninstall(flags, streams),
+		NewCmdDoctor(flags, streams),
 	)
 	return cmd
 }
@@ -43,11 +48,22 @@ func Execute(streams genericiooptions.IOStreams, args []string) error {
 	// Liqo's and controller-runtime's libraries log through controller-runtime's logger:
 	// a command-line tool reports through its output, not logs.
 	ctrllog.SetLogger(logr.Discard())
+	klog.SetOutput(io.Discard)
+	klog.LogToStderr(false)
 	cmd := NewCmdRoot(streams)
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
-		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+		fmt.Fprintf(streams.ErrOut, "error: %s\n", oneLine(err))
 		return err
 	}
 	return nil
+}
+
+// oneLine folds a multi-line error (joined errors, Liqo's wrapped output) into one line.
+func oneLine(err error) string {
+	fields := strings.FieldsFunc(err.Error(), func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range fields {
+		fields[i] = strings.TrimSpace(fields[i])
+	}
+	return strings.Join(slices.DeleteFunc(fields, func(s string) bool { return s == "" }), "; ")
 }

@@ -21,12 +21,14 @@ import (
 // Three clusters per package, each running the real Liqo control plane: a consumer
 // (kube-scheduler, the deployment and replicaset controllers, kwok for its local nodes,
 // the LatencyClass CRD and default classes) and two providers with kwok nodes.
-// cloud-geneva is peered by the harness (liqoctl); edge-athens is left for the peer
-// command's tests.
+// cloud-geneva is peered in TestMain by `kubectl xr peer add --remote-kubeconfig`;
+// edge-athens is peered by the peer test, as a Cluster API cluster.
 var env struct {
 	sb             *sandbox.Sandbox
 	c              *sandbox.Cluster
 	athens, geneva *sandbox.Cluster
+	// genevaPeerOutput is what `kubectl xr peer add --remote-kubeconfig` printed in TestMain.
+	genevaPeerOutput string
 }
 
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
@@ -75,12 +77,21 @@ func runMain(m *testing.M) int {
 			return 1
 		}
 	}
-	if err := env.c.Peer(ctx, env.geneva); err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox:", err)
+	// cloud-geneva is peered by the plugin itself, from its kubeconfig file; the peer test
+	// checks what it printed.
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	if err := plugin.Execute(streams, []string{"--kubeconfig", env.c.KubeconfigPath, "peer", "add",
+		"--remote-kubeconfig", env.geneva.KubeconfigPath, "--networking-disabled"}); err != nil {
+		fmt.Fprintln(os.Stderr, "kubectl xr peer add:", err, errOut.String())
 		sb.DumpLogs(stderrLogger{})
 		return 1
 	}
-	fmt.Printf("sandbox: three clusters with Liqo, cloud-geneva peered, in %s\n", time.Since(start).Round(time.Millisecond))
+	env.genevaPeerOutput = out.String() + errOut.String()
+	if _, err := env.c.WaitNodeReady(ctx, env.geneva.Name); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		return 1
+	}
+	fmt.Printf("sandbox: three clusters with Liqo, cloud-geneva peered by kubectl xr, in %s\n", time.Since(start).Round(time.Millisecond))
 	for _, dir := range []string{"crd", "classes"} {
 		objs, err := sb.Kustomize(manifestsDir(dir))
 		if err == nil {
