@@ -7,12 +7,26 @@ import (
 	"time"
 
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/test/xrwebhook"
 )
+
+func waitNodeLabel(t *testing.T, node, class string) {
+	t.Helper()
+	n := &corev1.Node{}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err := env.c.Client.Get(context.Background(), client.ObjectKey{Name: node}, n); err == nil && n.Labels["kubexr.io/latency-class"] == class {
+			return
+		}
+	}
+	t.Fatalf("node %s not labelled %s by xr-webhook's observer: %v", node, class, n.Labels)
+}
 
 func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 	ctx := context.Background()
@@ -24,6 +38,19 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 	if err := env.c.StandInConnection(ctx, "cloud-geneva", networkingv1beta1.Connected, 14*time.Millisecond, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	// xr-webhook places the pods (next to Liqo's own pod webhook, both real).
+	run, err := xrwebhook.Start(ctx, env.sb, env.c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, cfg := range []client.Object{&admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfiguration{}} {
+			cfg.SetName("xr-webhook")
+			_ = env.c.Client.Delete(ctx, cfg)
+		}
+		run.Stop()
+	})
+	waitNodeLabel(t, "cloud-geneva", "low")
 	labels := map[string]string{"app": "stream"}
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "stream", Namespace: "explain"},
@@ -34,9 +61,9 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 	if err := env.c.Client.Create(ctx, dep); err != nil {
 		t.Fatal(err)
 	}
+	var pods corev1.PodList
 	deadline := time.Now().Add(time.Minute)
 	for {
-		var pods corev1.PodList
 		_ = env.c.Client.List(ctx, &pods, client.InNamespace("explain"))
 		if len(pods.Items) == 1 && pods.Items[0].Status.Phase == corev1.PodRunning {
 			break
@@ -45,6 +72,16 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 			t.Fatalf("stream pod not Running: %+v", pods.Items)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if pods.Items[0].Annotations["kubexr.io/decision"] == "" {
+		t.Fatalf("the pod was not placed by xr-webhook: %v", pods.Items[0].Annotations)
+	}
+	podOut := mustXR(t, "explain", "pod/"+pods.Items[0].Name, "-n", "explain")
+	for _, want := range []string{"Constraints (injected when the pod was created):", "liqo.io/remote-cluster-id In [cloud-geneva]",
+		"cloud-geneva         14ms       eligible"} {
+		if !strings.Contains(podOut, want) {
+			t.Errorf("explain pod lacks %q:\n%s", want, podOut)
+		}
 	}
 
 	out := mustXR(t, "explain", "deploy/stream", "-n", "explain")
@@ -67,9 +104,15 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 	if err := env.c.StandInConnection(ctx, "cloud-geneva", networkingv1beta1.Connected, 40*time.Millisecond, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	out = mustXR(t, "explain", "deploy/stream", "-n", "explain")
-	if !strings.Contains(out, "cloud-geneva         40ms       not eligible: over the bound 20ms") {
-		t.Errorf("explain after the rise:\n%s", out)
+	// The observer smooths 14ms then 40ms to 21.8ms (EWMA 0.3, shown as 22ms): over the 20ms bound.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out = mustXR(t, "explain", "deploy/stream", "-n", "explain")
+		if strings.Contains(out, "cloud-geneva         22ms       not eligible: over the bound 20ms") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("explain after the rise:\n%s", out)
+		}
 	}
 	if err := env.c.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "explain"}}); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,187 @@
+// Package xrwebhook runs xr-webhook in-process against a sandbox cluster, as installed by
+// manifests/default: every object of the manifests is applied, the manager runs as
+// xr-webhook's ServiceAccount (impersonated, so the manifests' RBAC is all it has) and
+// serves TLS on 127.0.0.1 with a certificate from the cluster's CA, and the manifests'
+// webhook configurations are applied with only their clientConfig pointed there. The
+// kube-apiserver calls it for real.
+package xrwebhook
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/kubexr/kubectl-xr/test/sandbox"
+	"github.com/kubexr/kubectl-xr/webhook"
+)
+
+// The webhook's namespace and ServiceAccount in manifests/webhook.
+const (
+	Namespace      = "kubexr-system"
+	ServiceAccount = "system:serviceaccount:kubexr-system:xr-webhook"
+)
+
+// Running is an in-process xr-webhook.
+type Running struct {
+	Webhook  *webhook.Webhook
+	Metrics  *webhook.Metrics
+	Registry *prometheus.Registry
+	// Port serves the admission handlers over TLS on 127.0.0.1; CA is the PEM that signs it.
+	Port int
+	CA   []byte
+
+	stop func()
+}
+
+// Stop stops the manager and waits for it (call before the API server stops).
+func (r *Running) Stop() { r.stop() }
+
+// ManifestsDir is the repository's manifests/<name> folder.
+func ManifestsDir(name string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "manifests", name)
+}
+
+// Start applies manifests/default to c and runs xr-webhook until Stop; extra registers
+// more handlers on its webhook server (nil for none). It returns once /readyz passes.
+func Start(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, extra func(ctrl.Manager)) (*Running, error) {
+	objs, err := sb.Kustomize(ManifestsDir("default"))
+	if err != nil {
+		return nil, err
+	}
+	r := &Running{}
+	if r.Port, err = sandbox.FreePort(); err != nil {
+		return nil, err
+	}
+	if r.CA, err = os.ReadFile(c.PKI.CACert); err != nil {
+		return nil, err
+	}
+	var configs []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GroupVersionKind().Group == "admissionregistration.k8s.io" {
+			configs = append(configs, o)
+			continue
+		}
+		if err := c.Apply(ctx, o); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.startManager(ctx, c, extra); err != nil {
+		return nil, err
+	}
+	for _, o := range configs {
+		if err := r.pointAtLocal(o); err != nil {
+			return nil, err
+		}
+		if err := c.Apply(ctx, o); err != nil {
+			r.Stop()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra func(ctrl.Manager)) error {
+	certDir := filepath.Join(c.Dir, "xr-webhook-certs")
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return err
+	}
+	certFile, keyFile, err := c.PKI.Issue("xr-webhook", "xr-webhook", nil, []string{"localhost"},
+		[]net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
+	if err != nil {
+		return err
+	}
+	for src, dst := range map[string]string{certFile: "tls.crt", keyFile: "tls.key"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(certDir, dst), data, 0o600); err != nil {
+			return err
+		}
+	}
+	probePort, err := sandbox.FreePort()
+	if err != nil {
+		return err
+	}
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: ServiceAccount,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + Namespace, "system:authenticated"}}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  webhook.NewScheme(),
+		Cache:                   webhook.CacheOptions(),
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:  fmt.Sprintf("127.0.0.1:%d", probePort),
+		LeaderElection:          true,
+		LeaderElectionID:        "xr-webhook.kubexr.io",
+		LeaderElectionNamespace: Namespace,
+		WebhookServer:           crwebhook.NewServer(crwebhook.Options{Host: "127.0.0.1", Port: r.Port, CertDir: certDir}),
+	})
+	if err != nil {
+		return err
+	}
+	r.Registry = prometheus.NewRegistry()
+	r.Metrics = webhook.NewMetrics(r.Registry)
+	if r.Webhook, err = webhook.Setup(ctx, mgr, webhook.Options{Metrics: r.Metrics}); err != nil {
+		return err
+	}
+	r.Webhook.Serve(mgr)
+	if extra != nil {
+		extra(mgr)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(runCtx); err != nil {
+			fmt.Fprintln(os.Stderr, "xr-webhook manager:", err)
+		}
+	}()
+	r.stop = func() { cancel(); <-done }
+	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(readyz)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			r.Stop()
+			return fmt.Errorf("xr-webhook /readyz not OK after 60s (last: %v)", err)
+		}
+	}
+}
+
+// pointAtLocal replaces each webhook's service reference with the in-process server's URL
+// and the cluster's CA; rules, selectors, matchConditions and policies stay as shipped.
+func (r *Running) pointAtLocal(o *unstructured.Unstructured) error {
+	hooks, _, err := unstructured.NestedSlice(o.Object, "webhooks")
+	if err != nil {
+		return err
+	}
+	for i := range hooks {
+		h := hooks[i].(map[string]any)
+		path, _, _ := unstructured.NestedString(h, "clientConfig", "service", "path")
+		h["clientConfig"] = map[string]any{
+			"url":      fmt.Sprintf("https://127.0.0.1:%d%s", r.Port, path),
+			"caBundle": base64.StdEncoding.EncodeToString(r.CA),
+		}
+	}
+	return unstructured.SetNestedSlice(o.Object, hooks, "webhooks")
+}
