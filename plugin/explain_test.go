@@ -9,6 +9,7 @@ import (
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -113,6 +114,19 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("explain after the rise:\n%s", out)
 		}
+	}
+	// Other workload kinds: a Job's own hint wins over the namespace default.
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "analytics", Namespace: "explain", Annotations: map[string]string{"kubexr.io/latency-class": "best-effort"}},
+		Spec: batchv1.JobSpec{Suspend: ptr.To(true), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "xr/analytics"}}}}},
+	}
+	if err := env.c.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustXR(t, "explain", "job/analytics", "-n", "explain"); !strings.Contains(out, "Class:       best-effort (unbounded)    from job/analytics") ||
+		!strings.Contains(out, "Bound:       unbounded") {
+		t.Errorf("explain job:\n%s", out)
 	}
 	if err := env.c.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "explain"}}); err != nil {
 		t.Fatal(err)

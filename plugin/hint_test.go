@@ -98,6 +98,15 @@ func TestClassesListsBoundsAndClustersMeetingThem(t *testing.T) {
 			t.Errorf("t-geneva (interactive) listed as meeting ultra-low: %q", l)
 		}
 	}
+	if out := mustXR(t, "classes", "-o", "yaml"); !strings.Contains(out, "kind: LatencyClassList") || !strings.Contains(out, "maxRTT: 20ms") {
+		t.Errorf("-o yaml:\n%s", out)
+	}
+	if out := mustXR(t, "classes", "-o", "json"); !strings.Contains(out, `"maxRTT": "10ms"`) {
+		t.Errorf("-o json:\n%s", out)
+	}
+	if out := mustXR(t, "classes", "-o", "wide"); !strings.Contains(out, "DESCRIPTION") || !strings.Contains(out, "5QI 89/90") {
+		t.Errorf("-o wide:\n%s", out)
+	}
 	if out := mustXR(t, "classes", "-o", "name"); !strings.Contains(out, "latencyclass.kubexr.io/low\n") {
 		t.Errorf("-o name:\n%s", out)
 	}

@@ -6,9 +6,11 @@ import (
 
 	"github.com/liqotech/liqo/pkg/liqoctl/factory"
 	"github.com/liqotech/liqo/pkg/liqoctl/output"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -45,4 +47,27 @@ func liqoFactory(cfg *rest.Config, remote bool, errOut io.Writer) (*factory.Fact
 		return nil, fmt.Errorf("liqo clients: %w", err)
 	}
 	return f, nil
+}
+
+// localLiqoFactory is liqoFactory for the current context.
+func localLiqoFactory(f genericclioptions.RESTClientGetter, errOut io.Writer) (*factory.Factory, error) {
+	cfg, err := f.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	return liqoFactory(cfg, false, errOut)
+}
+
+// loadKubeconfig reads a kubeconfig file (and context) given on the command line.
+func loadKubeconfig(flag, path, context string) (*rest.Config, error) {
+	cfg, err := kubeconfigLoader(path, context).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, path, err)
+	}
+	return cfg, nil
+}
+
+func kubeconfigLoader(path, context string) clientcmd.ClientConfig {
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: path}, &clientcmd.ConfigOverrides{CurrentContext: context})
 }

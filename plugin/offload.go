@@ -94,11 +94,7 @@ func (o *OffloadOptions) Complete(args []string) error {
 		return err
 	}
 	o.kube = k
-	cfg, err := o.getter.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	f, err := liqoFactory(cfg, false, o.ErrOut)
+	f, err := localLiqoFactory(o.getter, o.ErrOut)
 	if err != nil {
 		return err
 	}

@@ -122,11 +122,7 @@ func (o *OffloadRemoveOptions) Run(ctx context.Context, namespace string) error 
 		}
 		return err
 	}
-	cfg, err := o.getter.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	f, err := liqoFactory(cfg, false, o.ErrOut)
+	f, err := localLiqoFactory(o.getter, o.ErrOut)
 	if err != nil {
 		return err
 	}

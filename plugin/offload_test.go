@@ -75,6 +75,13 @@ func TestOffloadDryRunApplyListRemove(t *testing.T) {
 		}
 	}
 
+	if out := mustXR(t, "offload", "list", "-o", "json"); !strings.Contains(out, `"podOffloadingStrategy": "LocalAndRemote"`) {
+		t.Errorf("offload list -o json:\n%s", out)
+	}
+	if out := mustXR(t, "offload", "list", "-o", "name"); !strings.Contains(out, "namespaceoffloading.offloading.liqo.io/offloading") {
+		t.Errorf("offload list -o name:\n%s", out)
+	}
+
 	mustXR(t, "offload", "remove", "xr-demo")
 	if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "xr-demo"}, ns); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -146,11 +145,9 @@ func (o *PeerAddOptions) Run(ctx context.Context) error {
 
 func (o *PeerAddOptions) providers(ctx context.Context) ([]provider, error) {
 	if o.RemoteKubeconfig != "" {
-		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-			&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.RemoteKubeconfig},
-			&clientcmd.ConfigOverrides{CurrentContext: o.RemoteContext}).ClientConfig()
+		cfg, err := loadKubeconfig("--remote-kubeconfig", o.RemoteKubeconfig, o.RemoteContext)
 		if err != nil {
-			return nil, fmt.Errorf("--remote-kubeconfig %s: %w", o.RemoteKubeconfig, err)
+			return nil, err
 		}
 		return []provider{{name: o.RemoteKubeconfig, cfg: cfg}}, nil
 	}
@@ -214,9 +211,7 @@ func (o *PeerAddOptions) management() (client.Client, string, error) {
 			ns, _, err = o.getter.ToRawKubeConfigLoader().Namespace()
 		}
 	} else {
-		loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-			&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.ManagementKubeconfig},
-			&clientcmd.ConfigOverrides{CurrentContext: o.ManagementContext})
+		loader := kubeconfigLoader(o.ManagementKubeconfig, o.ManagementContext)
 		cfg, err = loader.ClientConfig()
 		if err == nil {
 			ns, _, err = loader.Namespace()

@@ -20,7 +20,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -218,11 +217,7 @@ func (o *PeerRemoveOptions) Run(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	localCfg, err := o.getter.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	local, err := liqoFactory(localCfg, false, o.ErrOut)
+	local, err := localLiqoFactory(o.getter, o.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -241,13 +236,7 @@ func (o *PeerRemoveOptions) Run(ctx context.Context, id string) error {
 
 func (o *PeerRemoveOptions) remoteConfig(ctx context.Context, fc *liqov1beta1.ForeignCluster) (*rest.Config, error) {
 	if o.RemoteKubeconfig != "" {
-		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-			&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.RemoteKubeconfig},
-			&clientcmd.ConfigOverrides{CurrentContext: o.RemoteContext}).ClientConfig()
-		if err != nil {
-			return nil, fmt.Errorf("--remote-kubeconfig %s: %w", o.RemoteKubeconfig, err)
-		}
-		return cfg, nil
+		return loadKubeconfig("--remote-kubeconfig", o.RemoteKubeconfig, o.RemoteContext)
 	}
 	ref := fc.Annotations[AnnotationCAPICluster]
 	if ref == "" {

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubexr/kubectl-xr/policy"
+	"github.com/kubexr/kubectl-xr/test/sandbox"
 )
 
 const waitFor = 30 * time.Second
@@ -68,17 +69,7 @@ func waitClass(t *testing.T, node, class string) *corev1.Node {
 
 func eventually(t *testing.T, what string, check func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, why := check()
-		if ok {
-			return
-		}
-		last = why
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %s", waitFor, what, last)
+	sandbox.Eventually(t, what, waitFor, check)
 }
 
 // xrNamespace creates a namespace opted in to xr-webhook and offloaded with Liqo to the

@@ -243,15 +243,5 @@ func processesUnder(dir string) []string {
 
 func eventually(t *testing.T, what string, check func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, why := check()
-		if ok {
-			return
-		}
-		last = why
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %s", waitFor, what, last)
+	sandbox.Eventually(t, what, waitFor, check)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // NewForTest returns a sandbox under t.TempDir that stops on cleanup and prints the tail
@@ -46,4 +47,21 @@ func (s *Sandbox) DumpLogs(w logWriter) {
 		rel, _ := filepath.Rel(s.Dir, f)
 		w.Logf("==== %s (last 40 lines) ====\n%s", rel, tail(f, 40))
 	}
+}
+
+// Eventually calls check every 100ms until it reports true, failing the test after
+// timeout with check's last reason.
+func Eventually(t testing.TB, what string, timeout time.Duration, check func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, why := check()
+		if ok {
+			return
+		}
+		last = why
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, last)
 }
