@@ -24,7 +24,8 @@ func rawOf(obj runtime.Object) runtime.RawExtension { return runtime.RawExtensio
 
 // OffloadListOptions lists the offloaded namespaces.
 type OffloadListOptions struct {
-	Output string
+	Output        string
+	AllNamespaces bool
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
 }
@@ -44,6 +45,7 @@ func newCmdOffloadList(f genericclioptions.RESTClientGetter, streams genericioop
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, json, yaml or name")
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", true, "every offloaded namespace (the default; -n NAMESPACE shows one)")
 	return cmd
 }
 
@@ -54,7 +56,11 @@ func (o *OffloadListOptions) Run(ctx context.Context) error {
 		return err
 	}
 	var list offloadingv1beta1.NamespaceOffloadingList
-	if err := k.client.List(ctx, &list); err != nil {
+	var opts []client.ListOption
+	if k.explicitNamespace {
+		opts = append(opts, client.InNamespace(k.namespace)) // -n narrows the listing
+	}
+	if err := k.client.List(ctx, &list, opts...); err != nil {
 		return fmt.Errorf("list NamespaceOffloadings (is Liqo installed?): %w", err)
 	}
 	if o.Output != "" && o.Output != "wide" {

@@ -75,6 +75,9 @@ func TestOffloadDryRunApplyListRemove(t *testing.T) {
 		}
 	}
 
+	if out, errOut, _ := kubectlXR(t, "offload", "list", "-n", "default"); out != "" || !strings.Contains(errOut, "No offloaded namespaces found.") {
+		t.Errorf("offload list -n default: stdout %q stderr %q", out, errOut)
+	}
 	if out := mustXR(t, "offload", "list", "-o", "json"); !strings.Contains(out, `"podOffloadingStrategy": "LocalAndRemote"`) {
 		t.Errorf("offload list -o json:\n%s", out)
 	}
