@@ -1,13 +1,36 @@
 #!/usr/bin/env bash
-# Cross-builds kubectl-xr for the platforms krew serves into dist/<os>-<arch>/.
+# Cross-builds kubectl-xr for the platforms krew serves, packs each into an archive
+# (.tar.gz, .zip for windows) with LICENSE, README.md and the completion helper, writes
+# their sha256s, and renders krew/xr.yaml into dist/xr.yaml with the real values
+# (hack/krewmanifest.go).
+#
+# Usage: hack/dist.sh VERSION                            all six platforms into dist/
+#        PLATFORMS="linux/amd64" DIST=/tmp/d hack/dist.sh VERSION   only those, elsewhere
+#        (the rendered manifest then lists only the platforms built)
 set -euo pipefail
-version=${1:-dev}
+version=${1:?usage: hack/dist.sh VERSION}
 cd "$(dirname "$0")/.."
-for platform in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64; do
+platforms=${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64}
+dist=${DIST:-dist}
+rm -rf "$dist" && mkdir -p "$dist"
+for platform in $platforms; do
 	os=${platform%/*} arch=${platform#*/}
-	ext=""; [[ $os == windows ]] && ext=.exe
-	out="dist/$os-$arch/kubectl-xr$ext"
-	echo "dist: $out"
+	ext="" archive_ext=tar.gz
+	if [[ $os == windows ]]; then ext=.exe archive_ext=zip; fi
+	stage="$dist/$os-$arch"
+	mkdir -p "$stage"
+	echo "dist: building $os/$arch" >&2
 	CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath \
-		-ldflags "-s -w -X github.com/kubexr/kubectl-xr/internal/version.Version=$version" -o "$out" ./cmd/kubectl-xr
+		-ldflags "-s -w -X github.com/kubexr/kubectl-xr/internal/version.Version=$version" -o "$stage/kubectl-xr$ext" ./cmd/kubectl-xr
+	cp LICENSE README.md krew/kubectl_complete-xr "$stage/"
+	archive="$dist/kubectl-xr_${version}_${os}_${arch}.$archive_ext"
+	if [[ $archive_ext == zip ]]; then
+		go run hack/zip.go "$archive" -C "$stage" kubectl-xr.exe LICENSE README.md kubectl_complete-xr
+	else
+		tar -C "$stage" -czf "$archive" kubectl-xr LICENSE README.md kubectl_complete-xr
+	fi
+	sum=$(sha256sum "$archive" | cut -d' ' -f1)
+	echo "$sum  $(basename "$archive")" >>"$dist/sha256sums.txt"
 done
+go run hack/krewmanifest.go "$version" "$dist"
+echo "dist: $(ls "$dist"/*.tar.gz "$dist"/*.zip 2>/dev/null | wc -l) archives, $dist/sha256sums.txt, $dist/xr.yaml" >&2

@@ -59,6 +59,10 @@ for cmd in liqo-controller-manager crd-replicator webhook virtual-kubelet gatewa
 	build liqo "github.com/liqotech/liqo/cmd/$cmd" "$out"
 done
 
+mkdir -p "$(dirname "$KUBEXR_KREW")"
+build krew sigs.k8s.io/krew/cmd/krew "$KUBEXR_KREW"
+build krew sigs.k8s.io/krew/cmd/validate-krew-manifest "$(dirname "$KUBEXR_KREW")/validate-krew-manifest"
+
 # kwok exits "no stages found" without stage files; ship the ones from its own module.
 stages="$KUBEBUILDER_ASSETS/kwok-stages"
 if [[ ! -d "$stages" ]]; then
