@@ -34,18 +34,12 @@ var env struct {
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "kubectl-xr-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	sb, err := sandbox.New(dir)
+	sb, cleanup, err := sandbox.NewForMain("kubectl-xr-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		return 1
 	}
-	defer sb.Stop()
+	defer cleanup()
 	env.sb = sb
 	ctx := context.Background()
 	start := time.Now()

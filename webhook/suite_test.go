@@ -34,19 +34,13 @@ var env struct {
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "xr-webhook-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	sb, err := sandbox.New(dir)
+	sb, cleanup, err := sandbox.NewForMain("xr-webhook-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		return 1
 	}
+	defer cleanup()
 	env.sb = sb
-	defer sb.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	code := 1
@@ -55,7 +49,7 @@ func runMain(m *testing.M) int {
 			env.stopManager()
 		}
 	}()
-	if err := setup(ctx, dir); err != nil {
+	if err := setup(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "setup:", err)
 		sb.DumpLogs(stderrLogger{})
 	} else {
@@ -68,7 +62,7 @@ type stderrLogger struct{}
 
 func (stderrLogger) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
-func setup(ctx context.Context, dir string) error {
+func setup(ctx context.Context) error {
 	start := time.Now()
 	c, err := env.sb.StartCluster(ctx, sandbox.ClusterOptions{Name: "consumer", Scheduler: true, Kwok: true,
 		Controllers: []string{"deployment", "replicaset", "job", "cronjob", "statefulset", "daemonset"}})

@@ -117,7 +117,9 @@ spec:
 		t.Fatal(err)
 	}
 	eventually(t, "the deleted class to be refused", func() (bool, string) {
-		err := env.c.Client.Create(ctx, deployment("t4", "late", 1, map[string]string{policy.AnnotationLatencyClass: "t4-temp"}, nil))
+		// A server-side dry run: nothing persists, so no ReplicaSet keeps creating pods
+		// that name the deleted class (they would be admissions other tests count).
+		err := env.c.Client.Create(ctx, deployment("t4", "late", 1, map[string]string{policy.AnnotationLatencyClass: "t4-temp"}, nil), client.DryRunAll)
 		return err != nil, "still admitted"
 	})
 	scale := &appsv1.Deployment{}

@@ -28,18 +28,12 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "sandbox-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	sb, err := sandbox.New(dir)
+	sb, cleanup, err := sandbox.NewForMain("sandbox-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		return 1
 	}
-	defer sb.Stop()
+	defer cleanup()
 	ctx := context.Background()
 	start := time.Now()
 	env.consumer, err = sb.StartCluster(ctx, sandbox.ClusterOptions{Name: "consumer", Scheduler: true, Kwok: true})

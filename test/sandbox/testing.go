@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -64,4 +65,19 @@ func Eventually(t testing.TB, what string, timeout time.Duration, check func() (
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, last)
+}
+
+// NewForMain returns a sandbox under a fresh temporary folder for a package's TestMain,
+// and the function that stops it and removes the folder (defer it).
+func NewForMain(prefix string) (*Sandbox, func(), error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := New(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return s, func() { s.Stop(); os.RemoveAll(dir) }, nil
 }
