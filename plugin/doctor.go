@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	xrv1 "github.com/kubexr/kubectl-xr/api/v1alpha1"
+	"github.com/kubexr/kubectl-xr/internal/xrkube"
 	"github.com/kubexr/kubectl-xr/policy"
 )
 
@@ -188,7 +189,7 @@ func checkNamespaces(ctx context.Context, c client.Client, r *report) {
 	}
 	for _, ns := range nss.Items {
 		no := &offloadingv1beta1.NamespaceOffloading{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "offloading"}, no); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: xrkube.NamespaceOffloadingName}, no); err != nil {
 			r.warn("namespace %s: opted in but not offloaded with Liqo: its pods stay local (kubectl xr offload %s)", ns.Name, ns.Name)
 			continue
 		}

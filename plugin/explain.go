@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubexr/kubectl-xr/internal/xrkube"
@@ -82,7 +83,7 @@ func (o *ExplainOptions) Run(ctx context.Context, args []string) error {
 		}
 		pod = corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec}
 		pod.Name = strings.ToLower(kind) + "/" + u.GetName() + " (template)"
-		pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: u.GetAPIVersion(), Kind: kind, Name: u.GetName(), Controller: ptrTrue()}}
+		pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: u.GetAPIVersion(), Kind: kind, Name: u.GetName(), Controller: ptr.To(true)}}
 		sel, _, _ := unstructured.NestedMap(u.Object, "spec", "selector")
 		var ls metav1.LabelSelector
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(sel, &ls); err == nil {
@@ -128,8 +129,6 @@ func (o *ExplainOptions) Run(ctx context.Context, args []string) error {
 	}
 	return o.printPlacement(ctx, w, pods.Items, st, decision)
 }
-
-func ptrTrue() *bool { t := true; return &t }
 
 // explainState is the cluster state a decision reads.
 type explainState struct {

@@ -182,10 +182,5 @@ func resolveOne(f genericclioptions.RESTClientGetter, k *kube, args []string) (*
 
 // kindName names an object as kubectl prints it: deployment.apps/stream, namespace/xr.
 func kindName(info *resource.Info) string {
-	gvk := info.Mapping.GroupVersionKind
-	kind := strings.ToLower(gvk.Kind)
-	if gvk.Group != "" {
-		kind += "." + gvk.Group
-	}
-	return kind + "/" + info.Name
+	return qualifiedKind(info.Mapping.GroupVersionKind) + "/" + info.Name
 }

@@ -168,13 +168,7 @@ func applyOne(ctx context.Context, c client.Client, mapper meta.RESTMapper, obj 
 	return nil
 }
 
-func kindGroup(obj *unstructured.Unstructured) string {
-	gvk := obj.GroupVersionKind()
-	if gvk.Group == "" {
-		return lower(gvk.Kind)
-	}
-	return lower(gvk.Kind) + "." + gvk.Group
-}
+func kindGroup(obj *unstructured.Unstructured) string { return qualifiedKind(obj.GroupVersionKind()) }
 
 // UninstallOptions removes xr-webhook.
 type UninstallOptions struct {

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/printers"
 )
 
@@ -80,4 +81,10 @@ func orDash(s string) string {
 	return s
 }
 
-func lower(s string) string { return strings.ToLower(s) }
+// qualifiedKind is a kind as kubectl prints it: deployment.apps, namespace.
+func qualifiedKind(gvk schema.GroupVersionKind) string {
+	if gvk.Group == "" {
+		return strings.ToLower(gvk.Kind)
+	}
+	return strings.ToLower(gvk.Kind) + "." + gvk.Group
+}

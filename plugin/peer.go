@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/policy"
 )
 
 // AnnotationCAPICluster on a Liqo ForeignCluster records the Cluster API cluster
@@ -277,7 +279,7 @@ func (o *PeerAddOptions) alreadyPeered(ctx context.Context, id liqov1beta1.Clust
 		return false, client.IgnoreNotFound(err)
 	}
 	var vns offloadingv1beta1.VirtualNodeList
-	if err := o.kube.client.List(ctx, &vns, client.MatchingLabels{"liqo.io/remote-cluster-id": string(id)}); err != nil {
+	if err := o.kube.client.List(ctx, &vns, client.MatchingLabels{policy.LiqoRemoteClusterIDLabel: string(id)}); err != nil {
 		return false, fmt.Errorf("list VirtualNodes: %w", err)
 	}
 	return len(vns.Items) > 0, nil
