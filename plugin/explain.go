@@ -111,7 +111,7 @@ func (o *ExplainOptions) Run(ctx context.Context, args []string) error {
 		fmt.Fprintln(w, "             xr-webhook leaves such pods alone.")
 		return nil
 	}
-	decision := st.inventory.Decide(policy.Request{Hint: hint, Classes: st.classes, Offloading: xrkube.Offloading(st.offloading, st.inventory), Now: o.now()})
+	decision := st.inventory.Decide(policy.Request{Hint: hint, Classes: st.classes, Offloading: st.selection, Now: o.now()})
 	printHint(w, hint, decision)
 	if !st.enabled {
 		fmt.Fprintf(w, "\nWarning: namespace %s is not enabled for xr-webhook (label kubexr.io/enabled=true, set by kubectl xr offload): its pods are NOT placed.\n", ns)
@@ -135,7 +135,9 @@ type explainState struct {
 	classes    policy.ClassSet
 	inventory  *policy.Inventory
 	offloading *offloadingv1beta1.NamespaceOffloading
-	enabled    bool
+	// selection is what the NamespaceOffloading allows against inventory (nil: not offloaded).
+	selection *policy.Offloading
+	enabled   bool
 	// nodeCluster maps virtual node names to their cluster id.
 	nodeCluster map[string]string
 }
@@ -166,6 +168,7 @@ func (o *ExplainOptions) state(ctx context.Context, ns string) (*explainState, e
 	case !apierrors.IsNotFound(err) && !isNoMatch(err):
 		return nil, fmt.Errorf("get NamespaceOffloading: %w", err)
 	}
+	st.selection = xrkube.Offloading(st.offloading, st.inventory)
 	nsObj := &corev1.Namespace{}
 	if err := o.kube.client.Get(ctx, client.ObjectKey{Name: ns}, nsObj); err == nil {
 		st.enabled = nsObj.Labels[policy.LabelEnabled] == "true"
@@ -208,7 +211,7 @@ func (o *ExplainOptions) printClusters(w io.Writer, st *explainState, d policy.D
 		eligible[c.ID] = true
 	}
 	selected := policy.ClusterSet{}
-	if off := xrkube.Offloading(st.offloading, st.inventory); off != nil {
+	if off := st.selection; off != nil {
 		selected = off.Selected
 	}
 	for i, c := range st.inventory.Clusters() {
