@@ -29,12 +29,19 @@ test: testbins ## Unit tests (with -race) and integration tests on real control 
 bench: ## Benchmarks with allocation counts.
 	go test -run '^$$' -bench . -benchmem ./policy/...
 
-demo: ## The XR scenario end to end (not there yet).
-	@echo "make demo: not implemented yet (see the open issue 'make demo'); nothing was started." >&2
-	@exit 1
+DEMO_DIR ?= $(CURDIR)/.demo
 
-demo-down:
-	@echo "make demo-down: nothing to stop (make demo is not implemented yet)." >&2
+demo: ## The XR scenario end to end on a local sandbox (DEMO_KEEP=0 stops it at the end).
+	@echo "==> test binaries (Kubernetes, Liqo, krew; built once, cached outside the checkout)"
+	@hack/testbins.sh >/dev/null
+	@echo "==> building kubectl-xr, xr-webhook and xr-demo into $(BIN)/"
+	@go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+	@go build -o $(BIN)/xr-demo ./test/demo
+	@source hack/testbins-env.sh && $(BIN)/xr-demo run --dir $(DEMO_DIR) --bin $(BIN)
+
+demo-down: ## Stop the sandbox make demo left running.
+	@go build -o $(BIN)/xr-demo ./test/demo
+	@source hack/testbins-env.sh && $(BIN)/xr-demo down --dir $(DEMO_DIR)
 
 dist: ## Cross-build release binaries into dist/.
 	hack/dist.sh $(VERSION)

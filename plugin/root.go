@@ -3,10 +3,13 @@ package plugin
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/go-logr/logr"
+	"github.com/pterm/pterm"
+	"golang.org/x/term"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -50,6 +53,11 @@ func Execute(streams genericiooptions.IOStreams, args []string) error {
 	ctrllog.SetLogger(logr.Discard())
 	klog.SetOutput(io.Discard)
 	klog.LogToStderr(false)
+	// Liqo's spinners redraw their line with escape codes, which only a terminal renders;
+	// elsewhere (pipes, CI logs) they print each step once, as plain lines.
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		pterm.DisableStyling()
+	}
 	cmd := NewCmdRoot(streams)
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -56,6 +57,12 @@ type Cluster struct {
 
 	procs []*process
 	liqo  *liqoCluster
+
+	// netns allocates the sandbox's gateway namespaces; gateways are the links this
+	// cluster consumes through (PeerWithGateways), by provider.
+	netns     *netnsAllocator
+	gatewayMu sync.Mutex
+	gateways  map[string]*GatewayLink
 }
 
 // Start timeouts; generous because two cores may be shared with a compiler.
@@ -73,7 +80,7 @@ func (s *Sandbox) startCluster(ctx context.Context, opts ClusterOptions) (*Clust
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return nil, fmt.Errorf("create cluster dir: %w", err)
 	}
-	c := &Cluster{Name: opts.Name, Dir: dir}
+	c := &Cluster{Name: opts.Name, Dir: dir, netns: &s.netns}
 	ok := false
 	defer func() {
 		if !ok {
@@ -306,6 +313,7 @@ func (c *Cluster) startKwok(assets string, liqo bool) error {
 
 // Stop ends the cluster's processes, newest first, so the API server stops before etcd.
 func (c *Cluster) Stop() {
+	c.closeGateways()
 	c.stopLiqo()
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(stopGrace)

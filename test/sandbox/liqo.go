@@ -4,8 +4,8 @@ package sandbox
 // ../shared/liqo-local.md in the design notes and the README's test-bed section):
 // kube-controller-manager for the CSRs Liqo approves, liqo-controller-manager,
 // crd-replicator, Liqo's webhook, and one virtual kubelet per peered provider. Liqo runs
-// with networking disabled; the only stand-in left is the gateway's latency measurement
-// (StandInConnection).
+// with networking disabled; where a test needs measured latency, ConnectGateways
+// (gateways.go) runs Liqo's gateways for a peering.
 
 import (
 	"context"

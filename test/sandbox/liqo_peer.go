@@ -55,8 +55,9 @@ func (c *Cluster) Peer(ctx context.Context, provider *Cluster) error {
 }
 
 // Unpeer removes the peering with provider through liqoctl unpeer and waits until the
-// provider's virtual node is gone.
+// provider's virtual node is gone. Gateways to provider, if any, are stopped first.
 func (c *Cluster) Unpeer(ctx context.Context, provider *Cluster) error {
+	c.closeGateway(provider.Name)
 	if _, err := c.Liqoctl(ctx, "unpeer", "--remote-kubeconfig", provider.KubeconfigPath, "--timeout", "3m"); err != nil {
 		return err
 	}

@@ -123,3 +123,28 @@ func tail(path string, n int) string {
 
 // FreePort returns a free TCP port on 127.0.0.1, for servers a test starts itself.
 func FreePort() (int, error) { return freePort() }
+
+// Process is a program of the caller's that the cluster runs (StartProcess).
+type Process struct{ p *process }
+
+// Stop ends the process (SIGTERM, then SIGKILL after a grace period).
+func (p *Process) Stop() { p.p.stop(stopGrace) }
+
+// Exited reports whether the process has ended, and the tail of its log if it has.
+func (p *Process) Exited() (bool, string) {
+	if done, err := p.p.exited(); done {
+		return true, fmt.Sprintf("%s exited (%v):\n%s", p.p.name, err, tail(p.p.logPath, 10))
+	}
+	return false, ""
+}
+
+// StartProcess runs a program of the caller's (e.g. the real xr-webhook binary) as part of
+// the cluster: its output goes to <cluster>/logs/<name>.log and it stops with the cluster,
+// before the cluster's own processes.
+func (c *Cluster) StartProcess(name, binary string, args, env []string) (*Process, error) {
+	p, err := c.start(name, binary, args, env)
+	if err != nil {
+		return nil, err
+	}
+	return &Process{p: p}, nil
+}

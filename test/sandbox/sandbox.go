@@ -18,6 +18,7 @@ type Sandbox struct {
 
 	mu       sync.Mutex
 	clusters []*Cluster
+	netns    netnsAllocator
 }
 
 // New prepares a sandbox rooted at dir. It finds the binaries through KUBEBUILDER_ASSETS
@@ -83,6 +84,10 @@ func (s *Sandbox) Stop() {
 	clusters := s.clusters
 	s.clusters = nil
 	s.mu.Unlock()
+	// Gateways first: they talk to two clusters, and the clusters stop in parallel.
+	for _, c := range clusters {
+		c.closeGateways()
+	}
 	var wg sync.WaitGroup
 	for _, c := range clusters {
 		wg.Add(1)

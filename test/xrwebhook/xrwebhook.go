@@ -1,4 +1,5 @@
-// Package xrwebhook runs xr-webhook in-process against a sandbox cluster, as installed by
+// Package xrwebhook runs xr-webhook in-process (Start) or as its own binary (StartBinary)
+// against a sandbox cluster, as installed by
 // manifests/default: every object of the manifests is applied, the manager runs as
 // xr-webhook's ServiceAccount (impersonated, so the manifests' RBAC is all it has) and
 // serves TLS on 127.0.0.1 with a certificate from the cluster's CA, and the manifests'
@@ -59,7 +60,7 @@ func ManifestsDir(name string) string {
 // Start applies manifests/default to c and runs xr-webhook until Stop; extra registers
 // more handlers on its webhook server (nil for none). It returns once /readyz passes.
 func Start(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, extra func(ctrl.Manager)) (*Running, error) {
-	objs, err := sb.Kustomize(ManifestsDir("default"))
+	configs, err := applyManifests(ctx, sb, c)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +69,23 @@ func Start(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, extra f
 		return nil, err
 	}
 	if r.CA, err = os.ReadFile(c.PKI.CACert); err != nil {
+		return nil, err
+	}
+	if err := r.startManager(ctx, c, extra); err != nil {
+		return nil, err
+	}
+	if err := applyConfigs(ctx, c, configs, r.Port, r.CA); err != nil {
+		r.Stop()
+		return nil, err
+	}
+	return r, nil
+}
+
+// applyManifests applies every object of manifests/default but the webhook
+// configurations, which it returns: they must wait until the server answers.
+func applyManifests(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster) ([]*unstructured.Unstructured, error) {
+	objs, err := sb.Kustomize(ManifestsDir("default"))
+	if err != nil {
 		return nil, err
 	}
 	var configs []*unstructured.Unstructured
@@ -80,39 +98,73 @@ func Start(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, extra f
 			return nil, err
 		}
 	}
-	if err := r.startManager(ctx, c, extra); err != nil {
-		return nil, err
-	}
-	for _, o := range configs {
-		if err := r.pointAtLocal(o); err != nil {
-			return nil, err
-		}
-		if err := c.Apply(ctx, o); err != nil {
-			r.Stop()
-			return nil, err
-		}
-	}
-	return r, nil
+	return configs, nil
 }
 
-func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra func(ctrl.Manager)) error {
+// applyConfigs applies the webhook configurations pointed at https://127.0.0.1:port.
+func applyConfigs(ctx context.Context, c *sandbox.Cluster, configs []*unstructured.Unstructured, port int, ca []byte) error {
+	for _, o := range configs {
+		if err := pointAtLocal(o, port, ca); err != nil {
+			return err
+		}
+		if err := c.Apply(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// servingCerts writes tls.crt/tls.key for 127.0.0.1, signed by the cluster's CA, into
+// <cluster>/xr-webhook-certs.
+func servingCerts(c *sandbox.Cluster) (string, error) {
 	certDir := filepath.Join(c.Dir, "xr-webhook-certs")
 	if err := os.MkdirAll(certDir, 0o700); err != nil {
-		return err
+		return "", err
 	}
 	certFile, keyFile, err := c.PKI.Issue("xr-webhook", "xr-webhook", nil, []string{"localhost"},
 		[]net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
 	if err != nil {
-		return err
+		return "", err
 	}
 	for src, dst := range map[string]string{certFile: "tls.crt", keyFile: "tls.key"} {
 		data, err := os.ReadFile(src)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if err := os.WriteFile(filepath.Join(certDir, dst), data, 0o600); err != nil {
-			return err
+			return "", err
 		}
+	}
+	return certDir, nil
+}
+
+// waitReady polls /readyz on 127.0.0.1:probePort for up to a minute, or until exited
+// (nil for in-process) reports the server gone.
+func waitReady(probePort int, exited func() (bool, string)) error {
+	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if exited != nil {
+			if gone, why := exited(); gone {
+				return fmt.Errorf("xr-webhook never became ready: %s", why)
+			}
+		}
+		resp, err := http.Get(readyz)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("xr-webhook /readyz not OK after 60s (last: %v)", err)
+		}
+	}
+}
+
+func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra func(ctrl.Manager)) error {
+	certDir, err := servingCerts(c)
+	if err != nil {
+		return err
 	}
 	probePort, err := sandbox.FreePort()
 	if err != nil {
@@ -152,25 +204,16 @@ func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra fu
 		}
 	}()
 	r.stop = func() { cancel(); <-done }
-	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort)
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		resp, err := http.Get(readyz)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			r.Stop()
-			return fmt.Errorf("xr-webhook /readyz not OK after 60s (last: %v)", err)
-		}
+	if err := waitReady(probePort, nil); err != nil {
+		r.Stop()
+		return err
 	}
+	return nil
 }
 
-// pointAtLocal replaces each webhook's service reference with the in-process server's URL
-// and the cluster's CA; rules, selectors, matchConditions and policies stay as shipped.
-func (r *Running) pointAtLocal(o *unstructured.Unstructured) error {
+// pointAtLocal replaces each webhook's service reference with https://127.0.0.1:port and
+// the cluster's CA; rules, selectors, matchConditions and policies stay as shipped.
+func pointAtLocal(o *unstructured.Unstructured, port int, ca []byte) error {
 	hooks, _, err := unstructured.NestedSlice(o.Object, "webhooks")
 	if err != nil {
 		return err
@@ -179,8 +222,8 @@ func (r *Running) pointAtLocal(o *unstructured.Unstructured) error {
 		h := hooks[i].(map[string]any)
 		path, _, _ := unstructured.NestedString(h, "clientConfig", "service", "path")
 		h["clientConfig"] = map[string]any{
-			"url":      fmt.Sprintf("https://127.0.0.1:%d%s", r.Port, path),
-			"caBundle": base64.StdEncoding.EncodeToString(r.CA),
+			"url":      fmt.Sprintf("https://127.0.0.1:%d%s", port, path),
+			"caBundle": base64.StdEncoding.EncodeToString(ca),
 		}
 	}
 	return unstructured.SetNestedSlice(o.Object, hooks, "webhooks")

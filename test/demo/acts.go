@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/policy"
+)
+
+// expectedClass is the class each provider's link earns at its injected RTT.
+var expectedClass = map[string]string{"edge-athens": "ultra-low", "edge-frankfurt": "low", "cloud-geneva": "interactive"}
+
+func (s *scenario) peer(ctx context.Context) error {
+	for _, p := range providers {
+		// Networking disabled: Liqo's gateways cannot be deployed as pods here; the
+		// sandbox runs the same gateway binaries as processes for this peering below.
+		if _, err := s.kubectl(ctx, "xr", "peer", "add", "--remote-kubeconfig", s.st.Kubeconfigs[p.Name], "--networking-disabled"); err != nil {
+			return err
+		}
+	}
+	s.say("connecting the links (injected round trips: %v, %v, %v)", providers[0].RTT, providers[1].RTT, providers[2].RTT)
+	var wg sync.WaitGroup
+	errs := make([]error, len(providers))
+	for i, p := range providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.network(ctx, "connect", p.Name, p.RTT)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, p := range providers {
+		value, latency := s.connection(ctx, p.Name)
+		s.say("%-15s injected %-5v Liqo's Connection: %s %s", p.Name, p.RTT, value, latency)
+	}
+	for _, p := range providers {
+		want := expectedClass[p.Name]
+		if err := waitFor(ctx, p.Name+" labelled "+want, 90*time.Second, func() (bool, string) {
+			class, rtt := s.nodeClass(ctx, p.Name)
+			return class == want, fmt.Sprintf("class %q rtt %q", class, rtt)
+		}); err != nil {
+			return err
+		}
+	}
+	s.say("xr-webhook's observer labelled every virtual node from those measurements")
+	_, err := s.kubectl(ctx, "xr", "peer", "list")
+	return err
+}
+
+func (s *scenario) deploy(ctx context.Context) error {
+	if _, err := s.kubectl(ctx, "create", "namespace", demoNamespace); err != nil {
+		return err
+	}
+	if _, err := s.kubectl(ctx, "xr", "offload", demoNamespace, "--class", "low"); err != nil {
+		return err
+	}
+	app := filepath.Join(s.dir, "xr-app.yaml")
+	if err := os.WriteFile(app, xrApp, 0o600); err != nil {
+		return err
+	}
+	if _, err := s.kubectl(ctx, "apply", "-f", app); err != nil {
+		return err
+	}
+	return s.waitSettled(ctx)
+}
+
+// waitSettled waits until the namespace holds exactly the expected pods, all Running or
+// Succeeded and none terminating.
+func (s *scenario) waitSettled(ctx context.Context) error {
+	want := map[string]int{"render": 2, "stream": 2, "client": 2, "analytics": 2}
+	start := time.Now()
+	err := waitFor(ctx, "the application's pods running", 3*time.Minute, func() (bool, string) {
+		pods, err := s.pods(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		got := map[string]int{}
+		for _, p := range pods {
+			if p.DeletionTimestamp != nil {
+				return false, "pod " + p.Name + " terminating"
+			}
+			if p.Status.Phase != corev1.PodRunning && p.Status.Phase != corev1.PodSucceeded {
+				return false, fmt.Sprintf("pod %s %s", p.Name, p.Status.Phase)
+			}
+			got[p.Labels["app"]]++
+		}
+		for app, n := range want {
+			if got[app] != n {
+				return false, fmt.Sprintf("%d %s pods running, want %d", got[app], app, n)
+			}
+		}
+		return true, ""
+	})
+	if err == nil {
+		s.say("all %d pods running after %s", 8, time.Since(start).Round(100*time.Millisecond))
+	}
+	return err
+}
+
+func (s *scenario) pods(ctx context.Context) ([]corev1.Pod, error) {
+	var list corev1.PodList
+	if err := s.kube.List(ctx, &list, client.InNamespace(demoNamespace)); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// show prints the placement: explain for one component, the pods, the table.
+func (s *scenario) show(ctx context.Context, explain string) error {
+	if _, err := s.kubectl(ctx, "xr", "explain", explain, "-n", demoNamespace); err != nil {
+		return err
+	}
+	if _, err := s.kubectl(ctx, "get", "pods", "-n", demoNamespace, "-o", "wide"); err != nil {
+		return err
+	}
+	rows, err := s.rows(ctx)
+	if err != nil {
+		return err
+	}
+	printSummary(s.out, rows)
+	return nil
+}
+
+func (s *scenario) rows(ctx context.Context) ([]row, error) {
+	pods, err := s.pods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var nodes corev1.NodeList
+	if err := s.kube.List(ctx, &nodes); err != nil {
+		return nil, err
+	}
+	return summarize(pods, nodes.Items), nil
+}
+
+func (s *scenario) degrade(ctx context.Context) error {
+	_, before := s.connection(ctx, degradedPeer)
+	if err := s.network(ctx, "rtt", degradedPeer, degradedRTT); err != nil {
+		return err
+	}
+	changed := time.Now()
+	s.say("%s: injected round trip %v → %v", degradedPeer, providers[0].RTT, degradedRTT)
+	floor := degradedRTT - 2*time.Millisecond
+	if err := waitFor(ctx, "Liqo's measurement of "+degradedPeer+" to follow", time.Minute, func() (bool, string) {
+		value, latency := s.connection(ctx, degradedPeer)
+		rtt, ok, err := policy.ParseLiqoLatency(latency)
+		return err == nil && ok && value == "Connected" && rtt >= floor, value + " " + latency
+	}); err != nil {
+		return err
+	}
+	_, after := s.connection(ctx, degradedPeer)
+	s.say("Liqo's Connection to %s: %s → %s after %s", degradedPeer, before, after, time.Since(changed).Round(100*time.Millisecond))
+
+	// The observer smooths (EWMA): the label walks down class by class.
+	last := expectedClass[degradedPeer]
+	if err := waitFor(ctx, degradedPeer+" relabelled interactive", 2*time.Minute, func() (bool, string) {
+		class, rtt := s.nodeClass(ctx, degradedPeer)
+		if class != last {
+			s.say("observer: %s %s → %s (smoothed RTT %s)", degradedPeer, last, class, rtt)
+			last = class
+		}
+		return class == "interactive", fmt.Sprintf("class %q rtt %q", class, rtt)
+	}); err != nil {
+		return err
+	}
+	if _, err := s.kubectl(ctx, "get", "nodes", "-L", policy.LabelLatencyClass); err != nil {
+		return err
+	}
+	s.say("new pods must avoid %s now: restarting the components whose bound it no longer meets", degradedPeer)
+	if _, err := s.kubectl(ctx, "rollout", "restart", "deployment/render", "deployment/stream", "-n", demoNamespace); err != nil {
+		return err
+	}
+	for _, d := range []string{"deployment/render", "deployment/stream"} {
+		if _, err := s.kubectl(ctx, "rollout", "status", d, "-n", demoNamespace, "--timeout=3m"); err != nil {
+			return err
+		}
+	}
+	return s.waitSettled(ctx)
+}
+
+func (s *scenario) finalSummary(ctx context.Context) error {
+	s.act(6, "Summary")
+	if _, err := s.kubectl(ctx, "get", "pods", "-n", demoNamespace, "-o", "wide"); err != nil {
+		return err
+	}
+	rows, err := s.rows(ctx)
+	if err != nil {
+		return err
+	}
+	bad := printSummary(s.out, rows)
+	fmt.Fprintln(s.out, "\nSimulated here: the clusters are local control planes on one machine without kubelets (kwok runs the pods),")
+	if s.st.Mode == "gateways" {
+		fmt.Fprintln(s.out, "and the wide-area distance is a delay injected on the gateways' WireGuard underlay.")
+		fmt.Fprintln(s.out, "Real: Liqo's peering, virtual nodes, offloading and latency measurement; kube-scheduler; xr-webhook.")
+	} else {
+		fmt.Fprintln(s.out, "and the latencies are written into Liqo's Connections by the sandbox (stand-in: "+s.st.Why+").")
+		fmt.Fprintln(s.out, "Real: Liqo's peering, virtual nodes and offloading; kube-scheduler; xr-webhook.")
+	}
+	s.say("done")
+	if bad > 0 {
+		return fmt.Errorf("%d of %d pods are not within their latency bound", bad, len(rows))
+	}
+	fmt.Fprintf(s.out, "All %d pods landed within their latency bound.\n", len(rows))
+	return nil
+}

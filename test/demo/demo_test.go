@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubexr/kubectl-xr/test/sandbox"
+)
+
+// TestMakeDemo runs the demo as `make demo` does (DEMO_KEEP=0), with freshly built
+// binaries, in both latency modes, and checks it succeeded, said what it simulates, and
+// left nothing running.
+func TestMakeDemo(t *testing.T) {
+	if _, err := sandbox.AssetsDir(); err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "../../cmd/...")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "xr-demo"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("build xr-demo: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		mode, env string
+		says      string
+	}{
+		{"gateways", "DEMO_STAND_IN=0", "Latency mode: Liqo's own gateways"},
+		{"stand-in", "DEMO_STAND_IN=1", "Latency mode: STAND-IN"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			if tc.mode == "gateways" {
+				if err := sandbox.GatewaySupport(); err != nil {
+					t.Skipf("skipped: %v", err)
+				}
+			}
+			dir := filepath.Join(t.TempDir(), "demo")
+			cmd := exec.Command(filepath.Join(bin, "xr-demo"), "run", "--dir", dir, "--bin", bin)
+			cmd.Env = append(os.Environ(), "DEMO_KEEP=0", tc.env)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			t.Logf("xr-demo run output:\n%s", out.String())
+			if err != nil {
+				t.Fatalf("the demo failed: %v", err)
+			}
+			for _, want := range []string{
+				tc.says,
+				"All 8 pods landed within their latency bound.",
+				"Simulated here: the clusters are local control planes",
+				"→ interactive",
+				"demo sandbox stopped",
+			} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("the demo's output lacks %q", want)
+				}
+			}
+			if pid := runningPID(dir); pid != 0 {
+				t.Errorf("sandbox process %d still running after DEMO_KEEP=0", pid)
+			}
+			procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, p := range procs {
+				if data, err := os.ReadFile(p); err == nil && strings.Contains(string(data), dir) {
+					t.Errorf("left running: %s", strings.ReplaceAll(string(data), "\x00", " "))
+				}
+			}
+		})
+	}
+}
