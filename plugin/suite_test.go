@@ -2,13 +2,11 @@ package plugin_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,28 +41,16 @@ func runMain(m *testing.M) int {
 	env.sb = sb
 	ctx := context.Background()
 	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i, spec := range []struct {
-		c    **sandbox.Cluster
-		opts sandbox.ClusterOptions
-	}{
-		{&env.c, sandbox.ClusterOptions{Name: "consumer", Liqo: true, Kwok: true, Controllers: []string{"deployment", "replicaset"}}},
-		{&env.athens, sandbox.ClusterOptions{Name: "edge-athens", Liqo: true, Kwok: true}},
-		{&env.geneva, sandbox.ClusterOptions{Name: "cloud-geneva", Liqo: true, Kwok: true}},
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			*spec.c, errs[i] = sb.StartCluster(ctx, spec.opts)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	clusters, err := sb.StartClusters(ctx,
+		sandbox.ClusterOptions{Name: "consumer", Liqo: true, Kwok: true, Controllers: []string{"deployment", "replicaset"}},
+		sandbox.ClusterOptions{Name: "edge-athens", Liqo: true, Kwok: true},
+		sandbox.ClusterOptions{Name: "cloud-geneva", Liqo: true, Kwok: true})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		sb.DumpLogs(stderrLogger{})
 		return 1
 	}
+	env.c, env.athens, env.geneva = clusters[0], clusters[1], clusters[2]
 	for _, c := range []*sandbox.Cluster{env.c, env.athens, env.geneva} {
 		if _, err := c.AddNode(ctx, c.Name+"-node", nil); err != nil {
 			fmt.Fprintln(os.Stderr, "sandbox:", err)

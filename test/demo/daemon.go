@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -91,39 +90,28 @@ func serveSandbox(ctx context.Context, dir, bin string) error {
 }
 
 func (d *daemon) startClusters(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(providers)+1)
-	start := func(i int, opts sandbox.ClusterOptions, nodes ...string) {
-		defer wg.Done()
-		c, err := d.sb.StartCluster(ctx, opts)
-		if err == nil {
-			for _, n := range nodes {
-				if _, err = c.AddNode(ctx, n, nil); err != nil {
-					break
-				}
-			}
-		}
-		if err != nil {
-			errs[i] = fmt.Errorf("cluster %s: %w", opts.Name, err)
-			return
-		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if opts.Name == consumerName {
-			d.consumer = c
-		} else {
-			d.providers[opts.Name] = c
+	opts := []sandbox.ClusterOptions{{Name: consumerName, Liqo: true, Kwok: true,
+		Controllers: []string{"deployment", "replicaset", "job"}}}
+	for _, p := range providers {
+		opts = append(opts, sandbox.ClusterOptions{Name: p.Name, Liqo: true, Kwok: true})
+	}
+	clusters, err := d.sb.StartClusters(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	d.consumer = clusters[0]
+	for _, n := range []string{"local-1", "local-2"} {
+		if _, err := d.consumer.AddNode(ctx, n, nil); err != nil {
+			return err
 		}
 	}
-	wg.Add(1)
-	go start(0, sandbox.ClusterOptions{Name: consumerName, Liqo: true, Kwok: true,
-		Controllers: []string{"deployment", "replicaset", "job"}}, "local-1", "local-2")
-	for i, p := range providers {
-		wg.Add(1)
-		go start(i+1, sandbox.ClusterOptions{Name: p.Name, Liqo: true, Kwok: true}, p.Name+"-node")
+	for _, p := range clusters[1:] {
+		d.providers[p.Name] = p
+		if _, err := p.AddNode(ctx, p.Name+"-node", nil); err != nil {
+			return err
+		}
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return nil
 }
 
 func (d *daemon) routes(stop func()) http.Handler {

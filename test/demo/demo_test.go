@@ -63,11 +63,8 @@ func TestMakeDemo(t *testing.T) {
 			if pid := runningPID(dir); pid != 0 {
 				t.Errorf("sandbox process %d still running after DEMO_KEEP=0", pid)
 			}
-			procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-			for _, p := range procs {
-				if data, err := os.ReadFile(p); err == nil && strings.Contains(string(data), dir) {
-					t.Errorf("left running: %s", strings.ReplaceAll(string(data), "\x00", " "))
-				}
+			if left := sandbox.ProcessesMentioning(dir); len(left) > 0 {
+				t.Errorf("left running: %v", left)
 			}
 		})
 	}

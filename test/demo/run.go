@@ -58,6 +58,8 @@ func runScenario(ctx context.Context, dir, bin string, keep bool) int {
 			fmt.Fprintln(os.Stderr, "make demo:", derr)
 			return 1
 		}
+	} else if s.st == nil && runningPID(dir) != 0 {
+		fmt.Fprintf(s.out, "\nThe sandbox process is still running (it was not ready yet): stop it with make demo-down\n")
 	} else if s.st != nil {
 		fmt.Fprintf(s.out, "\nThe sandbox keeps running. Reach it with:\n  export KUBECONFIG=%s\n  export PATH=%s:$PATH   # kubectl and kubectl-xr of this build\n  kubectl xr peer list\nStop it with: make demo-down\n",
 			s.st.Kubeconfig, strings.Join(s.pathDirs(), ":"))

@@ -6,11 +6,8 @@ package liqo_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,31 +30,14 @@ func TestLiqoPeeringOffloadingAndReflection(t *testing.T) {
 
 	// A consumer and two providers, each with Liqo; providers run kwok with one node.
 	start := time.Now()
-	var consumer, athens, geneva *sandbox.Cluster
-	var wg sync.WaitGroup
-	for _, spec := range []struct {
-		c    **sandbox.Cluster
-		opts sandbox.ClusterOptions
-	}{
-		{&consumer, sandbox.ClusterOptions{Name: "consumer", Liqo: true, Controllers: []string{"deployment", "replicaset"}}},
-		{&athens, sandbox.ClusterOptions{Name: "edge-athens", Liqo: true, Kwok: true}},
-		{&geneva, sandbox.ClusterOptions{Name: "cloud-geneva", Liqo: true, Kwok: true}},
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := sb.StartCluster(ctx, spec.opts)
-			if err != nil {
-				t.Errorf("start %s: %v", spec.opts.Name, err)
-				return
-			}
-			*spec.c = c
-		}()
+	clusters, err := sb.StartClusters(ctx,
+		sandbox.ClusterOptions{Name: "consumer", Liqo: true, Controllers: []string{"deployment", "replicaset"}},
+		sandbox.ClusterOptions{Name: "edge-athens", Liqo: true, Kwok: true},
+		sandbox.ClusterOptions{Name: "cloud-geneva", Liqo: true, Kwok: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	consumer, athens, geneva := clusters[0], clusters[1], clusters[2]
 	t.Logf("three clusters with Liqo started in %s", time.Since(start).Round(time.Millisecond))
 	for _, p := range []*sandbox.Cluster{athens, geneva} {
 		if _, err := p.AddNode(ctx, p.Name+"-node", nil); err != nil {
@@ -195,7 +175,7 @@ func TestLiqoPeeringOffloadingAndReflection(t *testing.T) {
 	// Teardown leaves no process behind.
 	dir := sb.Dir
 	sb.Stop()
-	if left := processesUnder(dir); len(left) > 0 {
+	if left := sandbox.ProcessesMentioning(dir); len(left) > 0 {
 		t.Errorf("processes still running after Stop: %v", left)
 	}
 }
@@ -219,24 +199,6 @@ func podNodes(pods []corev1.Pod) []string {
 	var out []string
 	for _, p := range pods {
 		out = append(out, p.Name+"@"+p.Spec.NodeName+"("+string(p.Status.Phase)+")")
-	}
-	return out
-}
-
-// processesUnder lists running processes whose command line mentions dir.
-func processesUnder(dir string) []string {
-	entries, _ := os.ReadDir("/proc")
-	var out []string
-	for _, e := range entries {
-		if e.Name() == "self" || e.Name() == "thread-self" {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmdline), dir) {
-			continue
-		}
-		line := strings.ReplaceAll(string(cmdline), "\x00", " ")
-		out = append(out, e.Name()+": "+line[:min(120, len(line))])
 	}
 	return out
 }

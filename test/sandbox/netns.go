@@ -131,10 +131,15 @@ func (ns *netns) remove() {
 	_ = ipCmd("netns", "del", ns.name)
 }
 
-// gatewayNice is the gateways' scheduling priority: Liqo measures the RTT with one ping,
-// so a gateway waiting for the CPU behind the local clusters would add milliseconds to
-// the injected delay (in a real cluster it has its own node's CPU).
-const gatewayNice = "-10"
+// The gateways' scheduling: Liqo measures the RTT with one ping, so a gateway waiting
+// for the CPU behind the local clusters would add milliseconds to the injected delay (in
+// a real cluster it has its own node's CPU). As root they run real-time (they are idle
+// but for a ping every 2 s and WireGuard's keepalives); otherwise at a raised priority,
+// which nice applies where it may and skips with a warning where it may not.
+const (
+	gatewayRealtimePriority = "10"
+	gatewayNice             = "-10"
+)
 
 // command runs binary inside the namespace through `ip netns exec`, which also gives it a
 // private mount namespace; with privateRun, a tmpfs over /run there gives the process its
@@ -144,7 +149,11 @@ func (ns *netns) command(binary string, privateRun bool, args ...string) (string
 	if privateRun {
 		script = `mount -t tmpfs -o mode=0755 kubexr-gateway /run && ` + script
 	}
-	return "nice", append([]string{"-n", gatewayNice, "ip", "netns", "exec", ns.name, "sh", "-c", script, binary}, args...)
+	inNetns := append([]string{"ip", "netns", "exec", ns.name, "sh", "-c", script, binary}, args...)
+	if os.Geteuid() == 0 {
+		return "chrt", append([]string{"--fifo", gatewayRealtimePriority}, inNetns...)
+	}
+	return "nice", append([]string{"-n", gatewayNice}, inNetns...)
 }
 
 // sweepStaleNetns removes namespaces a killed harness process left behind.

@@ -2,9 +2,11 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -69,6 +71,45 @@ func (s *Sandbox) StartCluster(ctx context.Context, opts ClusterOptions) (*Clust
 	s.clusters = append(s.clusters, c)
 	s.mu.Unlock()
 	return c, nil
+}
+
+// StartClusters starts clusters in parallel (each mostly waits for its own processes)
+// and returns them in the order of opts; the first failures are joined into the error.
+func (s *Sandbox) StartClusters(ctx context.Context, opts ...ClusterOptions) ([]*Cluster, error) {
+	clusters := make([]*Cluster, len(opts))
+	errs := make([]error, len(opts))
+	var wg sync.WaitGroup
+	for i, o := range opts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clusters[i], errs[i] = s.StartCluster(ctx, o)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("start %s: %w", o.Name, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return clusters, errors.Join(errs...)
+}
+
+// ProcessesMentioning lists running processes whose command line contains s (e.g. a
+// sandbox folder), as "pid: command line", to prove a teardown left nothing behind.
+func ProcessesMentioning(s string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		if e.Name() == "self" || e.Name() == "thread-self" {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(cmdline), s) {
+			continue
+		}
+		line := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		out = append(out, e.Name()+": "+line[:min(160, len(line))])
+	}
+	return out
 }
 
 // Clusters returns the running clusters in start order.
