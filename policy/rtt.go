@@ -63,8 +63,10 @@ var (
 	errTooLarge    = fmt.Errorf("longer than an hour")
 )
 
-// FormatRTT prints an RTT the way users read it: whole milliseconds from 10ms, at most
-// one decimal below, microseconds under a millisecond ("14ms", "4.2ms", "4ms", "850µs").
+// FormatRTT prints an RTT the way users read it: at most one decimal of a millisecond
+// below 100ms, whole milliseconds from there, microseconds under a millisecond ("14ms",
+// "20.4ms", "4.2ms", "120ms", "850µs"). The decimal matters near class bounds: the
+// kubexr.io/rtt annotation must not read "20ms" for a cluster just over a 20ms bound.
 func FormatRTT(d time.Duration) string {
 	var buf [24]byte
 	return string(appendRTT(buf[:0], d))
@@ -76,7 +78,7 @@ func appendRTT(dst []byte, d time.Duration) []byte {
 		return append(dst, "0s"...)
 	case d < time.Millisecond:
 		return append(strconv.AppendInt(dst, d.Microseconds(), 10), "µs"...)
-	case d < 10*time.Millisecond:
+	case d < 100*time.Millisecond:
 		tenths := d.Round(100*time.Microsecond) / (100 * time.Microsecond)
 		dst = strconv.AppendInt(dst, int64(tenths/10), 10)
 		if tenths%10 != 0 {

@@ -59,14 +59,18 @@ func TestParseLiqoLatencyReadsLiqoFormatLatency(t *testing.T) {
 
 func TestFormatRTT(t *testing.T) {
 	cases := map[time.Duration]string{
-		0:                        "0s",
-		850 * time.Microsecond:   "850µs",
-		4 * time.Millisecond:     "4ms",
-		4200 * time.Microsecond:  "4.2ms",
-		14 * time.Millisecond:    "14ms",
-		14600 * time.Microsecond: "15ms",
-		100 * time.Millisecond:   "100ms",
-		9960 * time.Microsecond:  "10ms",
+		0:                         "0s",
+		850 * time.Microsecond:    "850µs",
+		4 * time.Millisecond:      "4ms",
+		4200 * time.Microsecond:   "4.2ms",
+		14 * time.Millisecond:     "14ms",
+		14600 * time.Microsecond:  "14.6ms",
+		20040 * time.Microsecond:  "20ms",
+		20400 * time.Microsecond:  "20.4ms",
+		99960 * time.Microsecond:  "100ms",
+		100 * time.Millisecond:    "100ms",
+		123400 * time.Microsecond: "123ms",
+		9960 * time.Microsecond:   "10ms",
 	}
 	for in, want := range cases {
 		if got := FormatRTT(in); got != want {

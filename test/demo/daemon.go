@@ -32,7 +32,7 @@ type daemon struct {
 }
 
 // rttSetter is a link whose round trip can change: a real gateway link, or a stand-in.
-type rttSetter interface{ SetRTT(time.Duration) }
+type rttSetter interface{ SetRTT(time.Duration) error }
 
 func serveSandbox(ctx context.Context, dir, bin string) error {
 	if err := os.WriteFile(pidPath(dir), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
@@ -127,7 +127,9 @@ func (d *daemon) routes(stop func()) http.Handler {
 			if !ok {
 				return "", fmt.Errorf("no link to %q: connect it first", peer)
 			}
-			l.SetRTT(rtt)
+			if err := l.SetRTT(rtt); err != nil {
+				return "", err
+			}
 			return fmt.Sprintf("%s: injected round trip now %v", peer, rtt), nil
 		})
 	})
@@ -190,10 +192,11 @@ type standIn struct {
 	rtt time.Duration
 }
 
-func (s *standIn) SetRTT(rtt time.Duration) {
+func (s *standIn) SetRTT(rtt time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rtt = rtt
+	return nil
 }
 
 // startStandIn writes the first status now, then keeps writing it every statusInterval.

@@ -13,10 +13,12 @@ import (
 
 // The demo's topology: what the seed study measured between Frankfurt and Geneva, plus an
 // edge site close to the users.
-var providers = []struct {
+type provider struct {
 	Name string
 	RTT  time.Duration
-}{
+}
+
+var providers = []provider{
 	{"edge-athens", 4 * time.Millisecond},
 	{"edge-frankfurt", 14 * time.Millisecond},
 	{"cloud-geneva", 38 * time.Millisecond},

@@ -64,7 +64,8 @@ func TestRealGatewaysMeasureTheInjectedDelay(t *testing.T) {
 	// Each side's gateway measures the link. One report is one ping, and on a small
 	// machine shared with four control planes a single PONG can be late by several
 	// milliseconds; so five consecutive reports per side, read in parallel, and their
-	// median is compared.
+	// median is compared. The consumer's Connections are what placement reads and what
+	// must match; the providers' own reports are logged.
 	type side struct{ from, to *sandbox.Cluster }
 	sides := []side{{consumer, athens}, {athens, consumer}, {consumer, geneva}, {geneva, consumer}}
 	reports := make([][]time.Duration, len(sides))
@@ -83,6 +84,10 @@ func TestRealGatewaysMeasureTheInjectedDelay(t *testing.T) {
 	for i, sd := range sides {
 		link := sd.from.Name + "→" + sd.to.Name
 		want := injected[sd.to.Name] + injected[sd.from.Name] // one of them is the consumer: 0
+		if sd.from != consumer {
+			t.Logf("%s: injected %v, Liqo reported %v (median %v) on the provider", link, want, reports[i], median(reports[i]))
+			continue
+		}
 		assertMedianNear(t, link, reports[i], want)
 	}
 

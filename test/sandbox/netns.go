@@ -65,6 +65,11 @@ type netnsAllocator struct {
 	octet  int // third octet of 169.254.<octet>.0/24, chosen free on the host
 	swept  bool
 	ownPID int
+
+	// The delay relay's binary, built once per sandbox (relay.go).
+	buildOnce sync.Once
+	relayBin  string
+	buildErr  error
 }
 
 // netns is one namespace with a veth to the host.
@@ -131,15 +136,13 @@ func (ns *netns) remove() {
 	_ = ipCmd("netns", "del", ns.name)
 }
 
-// The gateways' scheduling: Liqo measures the RTT with one ping, so a gateway waiting
-// for the CPU behind the local clusters would add milliseconds to the injected delay (in
-// a real cluster it has its own node's CPU). As root they run real-time (they are idle
-// but for a ping every 2 s and WireGuard's keepalives); otherwise at a raised priority,
-// which nice applies where it may and skips with a warning where it may not.
-const (
-	gatewayRealtimePriority = "10"
-	gatewayNice             = "-10"
-)
+// gatewayNice is the gateways' (and the delay relay's) scheduling priority: Liqo
+// measures the RTT with one ping, so a gateway waiting for the CPU behind the local
+// clusters would add milliseconds to the injected delay (in a real cluster it has its
+// own node's CPU). nice applies it where it may and runs the command anyway, with a
+// warning, where it may not. Real-time scheduling was tried and measured worse: a dozen
+// Go processes at one SCHED_FIFO priority hold the CPU against each other.
+const gatewayNice = "-10"
 
 // command runs binary inside the namespace through `ip netns exec`, which also gives it a
 // private mount namespace; with privateRun, a tmpfs over /run there gives the process its
@@ -149,11 +152,7 @@ func (ns *netns) command(binary string, privateRun bool, args ...string) (string
 	if privateRun {
 		script = `mount -t tmpfs -o mode=0755 kubexr-gateway /run && ` + script
 	}
-	inNetns := append([]string{"ip", "netns", "exec", ns.name, "sh", "-c", script, binary}, args...)
-	if os.Geteuid() == 0 {
-		return "chrt", append([]string{"--fifo", gatewayRealtimePriority}, inNetns...)
-	}
-	return "nice", append([]string{"-n", gatewayNice}, inNetns...)
+	return "nice", append([]string{"-n", gatewayNice, "ip", "netns", "exec", ns.name, "sh", "-c", script, binary}, args...)
 }
 
 // sweepStaleNetns removes namespaces a killed harness process left behind.
