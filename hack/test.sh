@@ -44,5 +44,9 @@ if ((status != 0)) && ((failed == 0)); then
 	echo "go test failed outside a test (build error, panic or TestMain); last lines:"
 	tail -40 "$log"
 fi
+if ((status != 0)); then
+	keep="${TMPDIR:-/tmp}/kubexr-test-last.log"
+	cp "$log" "$keep" && echo "full go test output: $keep"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

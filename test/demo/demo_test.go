@@ -47,6 +47,13 @@ func TestMakeDemo(t *testing.T) {
 			err := cmd.Run()
 			t.Logf("xr-demo run output:\n%s", out.String())
 			if err != nil {
+				// One line each, so that make test's filtered output shows why.
+				for _, l := range lastLines(out.String(), 15) {
+					t.Logf("demo| %s", l)
+				}
+				for _, l := range lastLines(tailFile(logPath(dir), 15), 15) {
+					t.Logf("sandbox.log| %s", l)
+				}
 				t.Fatalf("the demo failed: %v", err)
 			}
 			for _, want := range []string{
@@ -68,4 +75,9 @@ func TestMakeDemo(t *testing.T) {
 			}
 		})
 	}
+}
+
+func lastLines(s string, n int) []string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[max(0, len(lines)-n):]
 }

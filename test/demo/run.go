@@ -35,6 +35,7 @@ const demoNamespace = "xr-demo"
 type scenario struct {
 	dir, bin string
 	out      io.Writer
+	started  bool // this run started the sandbox process (so DEMO_KEEP=0 may stop it)
 	start    time.Time
 	st       *state
 	env      []string
@@ -52,13 +53,13 @@ func runScenario(ctx context.Context, dir, bin string, keep bool) int {
 		fmt.Fprintf(os.Stderr, "\nmake demo: %v\n", err)
 		fmt.Fprintf(os.Stderr, "logs: %s and %s\n", logPath(dir), filepath.Join(dir, "clusters", "*", "logs"))
 	}
-	if !keep {
+	if !keep && s.started {
 		s.say("DEMO_KEEP=0: stopping the sandbox")
 		if derr := down(dir); derr != nil {
 			fmt.Fprintln(os.Stderr, "make demo:", derr)
 			return 1
 		}
-	} else if s.st == nil && runningPID(dir) != 0 {
+	} else if s.started && s.st == nil && runningPID(dir) != 0 {
 		fmt.Fprintf(s.out, "\nThe sandbox process is still running (it was not ready yet): stop it with make demo-down\n")
 	} else if s.st != nil {
 		fmt.Fprintf(s.out, "\nThe sandbox keeps running. Reach it with:\n  export KUBECONFIG=%s\n  export PATH=%s:$PATH   # kubectl and kubectl-xr of this build\n  kubectl xr peer list\nStop it with: make demo-down\n",
@@ -107,7 +108,7 @@ func (s *scenario) startSandbox(ctx context.Context) error {
 	if pid := runningPID(s.dir); pid != 0 {
 		return fmt.Errorf("a demo sandbox is already running (process %d): stop it with `make demo-down` first", pid)
 	}
-	if err := os.RemoveAll(s.dir); err != nil {
+	if err := clearDemoDir(s.dir); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
@@ -129,6 +130,7 @@ func (s *scenario) startSandbox(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the sandbox process: %w", err)
 	}
+	s.started = true
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	s.say("sandbox process %d starting 4 clusters (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok, Liqo v1.2.0) and xr-webhook; log: %s", cmd.Process.Pid, logPath(s.dir))
@@ -269,6 +271,22 @@ func indent(s string) string {
 		lines[i] = "    " + l
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// clearDemoDir empties dir for a new sandbox, but only if it is absent, empty or an
+// earlier demo's folder: --dir must never wipe anything else.
+func clearDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(logPath(dir)); err != nil {
+		return fmt.Errorf("refusing to clear %s: it is not a demo folder (no sandbox.log); choose an empty or new --dir", dir)
+	}
+	return os.RemoveAll(dir)
 }
 
 func tailFile(path string, n int) string {
