@@ -64,7 +64,11 @@ func (r *Relay) SetDelay(toTarget, toClient time.Duration) {
 }
 
 // SetRTT splits a round-trip delay evenly between the two directions.
-func (r *Relay) SetRTT(rtt time.Duration) { r.SetDelay(rtt/2, rtt-rtt/2) }
+func (r *Relay) SetRTT(rtt time.Duration) { r.SetDelay(SplitRTT(rtt)) }
+
+// SplitRTT is the even split of a round trip into the two one-way delays (the odd
+// nanosecond goes back to the client).
+func SplitRTT(rtt time.Duration) (toTarget, toClient time.Duration) { return rtt / 2, rtt - rtt/2 }
 
 // Delays returns the current one-way delays.
 func (r *Relay) Delays() (toTarget, toClient time.Duration) {

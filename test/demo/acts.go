@@ -111,7 +111,11 @@ func (s *scenario) waitSettled(ctx context.Context) error {
 		return true, ""
 	})
 	if err == nil {
-		s.say("all %d pods running after %s", 8, time.Since(start).Round(100*time.Millisecond))
+		total := 0
+		for _, n := range want {
+			total += n
+		}
+		s.say("all %d pods running after %s", total, time.Since(start).Round(100*time.Millisecond))
 	}
 	return err
 }

@@ -2,13 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kubexr/kubectl-xr/test/sandbox"
 )
 
 // The demo's topology: what the seed study measured between Frankfurt and Geneva, plus an
@@ -85,7 +86,7 @@ func runningPID(dir string) int {
 	if _, err := fmt.Sscan(string(data), &pid); err != nil || pid <= 0 {
 		return 0
 	}
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+	if !sandbox.ProcessAlive(pid) {
 		return 0
 	}
 	// A stale pid file may name a recycled pid: only a sandbox process counts.

@@ -15,6 +15,8 @@ import (
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/test/delayrelay"
 )
 
 // Liqo's chart defaults for the gateway (values.yaml networking.gateway).
@@ -66,7 +68,9 @@ type GatewayLink struct {
 
 // SetRTT changes the injected round-trip delay, split evenly between the directions;
 // Liqo's measurement follows within one ping and one status interval.
-func (l *GatewayLink) SetRTT(rtt time.Duration) error { return l.relay.setDelay(rtt/2, rtt-rtt/2) }
+func (l *GatewayLink) SetRTT(rtt time.Duration) error {
+	return l.relay.setDelay(delayrelay.SplitRTT(rtt))
+}
 
 // SetDelay sets each direction's delay: consumer→provider and provider→consumer.
 func (l *GatewayLink) SetDelay(toProvider, toConsumer time.Duration) error {

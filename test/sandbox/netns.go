@@ -168,14 +168,16 @@ func sweepStaleNetns() {
 		}
 		pidStr, _, _ := strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(pidStr)
-		if err != nil || processAlive(pid) {
+		if err != nil || ProcessAlive(pid) {
 			continue
 		}
 		_ = ipCmd("netns", "del", e.Name())
 	}
 }
 
-func processAlive(pid int) bool {
+// ProcessAlive reports whether a process with this pid exists (EPERM: it exists, owned
+// by someone else).
+func ProcessAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
