@@ -67,7 +67,7 @@ func TestLatencyClassCRDAndDefaultsOnARealAPIServer(t *testing.T) {
 	}
 	var got []policy.Class
 	for _, lc := range list.Items {
-		pc, err := policy.ParseClass(lc.Name, lc.Spec.MaxRTT, lc.Spec.Description)
+		pc, err := policy.ParseClass(lc.Name, lc.Spec.MaxRTT, lc.Spec.MoveAfter, lc.Spec.Description)
 		if err != nil {
 			t.Fatal(err)
 		}

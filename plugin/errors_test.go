@@ -23,6 +23,7 @@ func TestUserErrorsAreOneLine(t *testing.T) {
 	}{
 		"unknown context":   {[]string{"--context", "nowhere", "classes"}, `context "nowhere" does not exist`},
 		"unknown namespace": {[]string{"offload", "nowhere"}, `namespace "nowhere" not found: create it first`},
+		"bad move":          {[]string{"offload", "errors", "--move", "sometimes"}, `--move "sometimes" is not a move policy: use auto (move pods off a cluster that leaves their bound) or never`},
 		"unknown resource":  {[]string{"explain", "-n", "errors", "deploy/nope"}, `deployments.apps "nope" not found`},
 		"unknown kind":      {[]string{"explain", "frobs/x"}, `the server doesn't have a resource type "frobs"`},
 		"forbidden by RBAC": {[]string{"--as", "someone", "hint", "ns/errors", "--class", "low"}, `User "someone" cannot`},

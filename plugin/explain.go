@@ -95,31 +95,32 @@ func (o *ExplainOptions) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sources, err := xrkube.HintSources(ctx, xrkube.MetadataReader{Reader: o.kube.client}, &pod.ObjectMeta, ns)
+	srcs, err := xrkube.HintSources(ctx, xrkube.MetadataReader{Reader: o.kube.client}, &pod.ObjectMeta, ns)
 	if err != nil {
 		return err
 	}
 	w := o.Out
 	fmt.Fprintf(w, "%s %s/%s\n\n", kind, ns, u.GetName())
-	hint, err := policy.Resolve(sources, st.classes)
+	ev, err := policy.Evaluate(policy.Input{Sources: srcs.Hints, Classes: st.classes, Inventory: st.inventory,
+		Offloading: st.selection, Now: o.now()})
 	if err != nil {
 		fmt.Fprintf(w, "Hint:        malformed: %v\n             xr-webhook refuses to create such pods.\n", err)
 		return nil
 	}
-	if !hint.Present() {
+	if !ev.Hint.Present() {
 		fmt.Fprintln(w, "Hint:        none (no kubexr.io annotation on the pod, its owners or the namespace)")
 		fmt.Fprintln(w, "             xr-webhook leaves such pods alone.")
 		return nil
 	}
-	decision := st.inventory.Decide(policy.Request{Hint: hint, Classes: st.classes, Offloading: st.selection, Now: o.now()})
-	printHint(w, hint, decision)
+	decision := ev.Decision
+	printHint(w, ev.Hint, decision)
 	if !st.enabled {
 		fmt.Fprintf(w, "\nWarning: namespace %s is not enabled for xr-webhook (label kubexr.io/enabled=true, set by kubectl xr offload): its pods are NOT placed.\n", ns)
 	}
-	o.printClusters(w, st, decision)
+	printClusters(w, ev)
 	printConstraints(w, kind, &pod, decision)
 	if kind == "Pod" {
-		return o.printPlacement(ctx, w, []corev1.Pod{pod}, st, decision)
+		return o.printPlacement(ctx, w, []corev1.Pod{pod}, st, ev)
 	}
 	var pods corev1.PodList
 	if selector != nil {
@@ -127,7 +128,7 @@ func (o *ExplainOptions) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	return o.printPlacement(ctx, w, pods.Items, st, decision)
+	return o.printPlacement(ctx, w, pods.Items, st, ev)
 }
 
 // explainState is the cluster state a decision reads.
@@ -138,12 +139,13 @@ type explainState struct {
 	// selection is what the NamespaceOffloading allows against inventory (nil: not offloaded).
 	selection *policy.Offloading
 	enabled   bool
-	// nodeCluster maps virtual node names to their cluster id.
+	// nodeCluster maps virtual node names to their cluster id; nodeReady to their readiness.
 	nodeCluster map[string]string
+	nodeReady   map[string]bool
 }
 
 func (o *ExplainOptions) state(ctx context.Context, ns string) (*explainState, error) {
-	st := &explainState{nodeCluster: map[string]string{}}
+	st := &explainState{nodeCluster: map[string]string{}, nodeReady: map[string]bool{}}
 	var err error
 	if st.classes, err = clusterClasses(ctx, o.kube); err != nil {
 		return nil, err
@@ -154,6 +156,7 @@ func (o *ExplainOptions) state(ctx context.Context, ns string) (*explainState, e
 	}
 	for i := range nodes.Items {
 		st.nodeCluster[nodes.Items[i].Name] = xrkube.VirtualNodeCluster(&nodes.Items[i])
+		st.nodeReady[nodes.Items[i].Name] = xrkube.NodeReady(&nodes.Items[i])
 	}
 	var conns networkingv1beta1.ConnectionList
 	if err := o.kube.client.List(ctx, &conns); err != nil && !isNoMatch(err) {
@@ -190,6 +193,7 @@ func printHint(w io.Writer, h policy.Hint, d policy.Decision) {
 	if note := h.Note(); note != "" {
 		fmt.Fprintf(w, "  Note:        %s\n", note)
 	}
+	fmt.Fprintf(w, "  Move:        %s    from %s\n  Move after:  %s    from %s\n", h.Move, h.MoveSource, h.MoveAfter, h.MoveAfterSource)
 }
 
 func boundText(d time.Duration) string {
@@ -199,44 +203,27 @@ func boundText(d time.Duration) string {
 	return policy.FormatRTT(d)
 }
 
-func (o *ExplainOptions) printClusters(w io.Writer, st *explainState, d policy.Decision) {
+// printClusters shows each cluster's verdict as policy.Evaluate gives it.
+func printClusters(w io.Writer, ev policy.Evaluation) {
 	fmt.Fprintln(w, "\nClusters:")
 	local := "no"
-	if d.Local {
+	if ev.Decision.Local {
 		local = "yes"
 	}
 	fmt.Fprintf(w, "  %-20s %-10s %s\n", "local nodes", "0", "eligible: "+local)
-	eligible := map[string]bool{}
-	for _, c := range d.Remote {
-		eligible[c.ID] = true
-	}
-	selected := policy.ClusterSet{}
-	if off := st.selection; off != nil {
-		selected = off.Selected
-	}
-	for i, c := range st.inventory.Clusters() {
+	for _, v := range ev.Verdicts() {
 		rtt := "unknown"
-		if r, ok := c.RTT(); ok {
-			rtt = policy.FormatRTT(r)
+		if v.HasRTT {
+			rtt = policy.FormatRTT(v.RTT)
 		}
 		why := "eligible"
-		switch {
-		case eligible[c.ID]:
-		case st.offloading == nil:
-			why = "not eligible: the namespace is not offloaded with Liqo"
-		case !selected.Has(i):
-			why = "not eligible: not selected by the namespace's NamespaceOffloading"
-		case c.Ineligibility(o.now(), st.inventory.Params()) != "" && d.Bound > 0:
-			why = "not eligible: " + c.Ineligibility(o.now(), st.inventory.Params())
-		case d.Hint.Placement == policy.PlacementLocal:
-			why = "not eligible: placement local"
-		default:
-			why = "not eligible: over the bound " + boundText(d.Bound)
+		if !v.Eligible {
+			why = "not eligible: " + v.Reason
 		}
-		fmt.Fprintf(w, "  %-20s %-10s %s\n", c.ID, rtt, why)
+		fmt.Fprintf(w, "  %-20s %-10s %s\n", v.ID, rtt, why)
 	}
-	if d.Reason != "" {
-		fmt.Fprintf(w, "  Reason:      %s\n", d.Reason)
+	if ev.Decision.Reason != "" {
+		fmt.Fprintf(w, "  Reason:      %s\n", ev.Decision.Reason)
 	}
 }
 
@@ -273,33 +260,77 @@ func printConstraints(w io.Writer, kind string, pod *corev1.Pod, d policy.Decisi
 	}
 }
 
-func (o *ExplainOptions) printPlacement(_ context.Context, w io.Writer, pods []corev1.Pod, st *explainState, d policy.Decision) error {
+func (o *ExplainOptions) printPlacement(_ context.Context, w io.Writer, pods []corev1.Pod, st *explainState, ev policy.Evaluation) error {
 	fmt.Fprintln(w, "\nPods:")
 	if len(pods) == 0 {
 		fmt.Fprintln(w, "  none")
 		return nil
 	}
 	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-	for _, p := range pods {
+	for i := range pods {
+		p := &pods[i]
 		if p.Spec.NodeName == "" {
-			fmt.Fprintf(w, "  %-40s %s (not scheduled)\n", p.Name, p.Status.Phase)
+			fmt.Fprintf(w, "  %-40s %s (not scheduled)%s\n", p.Name, p.Status.Phase, strandedText(p, ev))
 			continue
 		}
-		where, rtt, verdict := "local", "0", "within bound"
-		if id, ok := st.nodeCluster[p.Spec.NodeName]; ok {
-			where = id
-			rtt, verdict = "unknown", "RTT unknown"
-			if c, found := st.inventory.Get(id); found {
-				if r, has := c.RTT(); has {
-					rtt = policy.FormatRTT(r)
-					verdict = "within bound"
-					if d.Bound > 0 && r > d.Bound {
-						verdict = "OUTSIDE ITS BOUND " + boundText(d.Bound)
-					}
-				}
-			}
+		where, rtt := "local", "0"
+		cluster, remote := st.nodeCluster[p.Spec.NodeName]
+		if remote {
+			where, rtt = cluster, "unknown"
 		}
-		fmt.Fprintf(w, "  %-40s %-10s on %-22s cluster %-16s RTT %-10s %s\n", p.Name, p.Status.Phase, p.Spec.NodeName, where, rtt, verdict)
+		ready, known := st.nodeReady[p.Spec.NodeName]
+		a := ev.Assess(cluster, ready || !known)
+		if a.HasRTT {
+			rtt = policy.FormatRTT(a.RTT)
+		}
+		fmt.Fprintf(w, "  %-40s %-10s on %-22s cluster %-16s RTT %-10s %s\n", p.Name, p.Status.Phase, p.Spec.NodeName, where, rtt,
+			o.podVerdict(p, cluster, ev, a))
 	}
 	return nil
+}
+
+// podVerdict: within the bound, or why not and what the mover will do about it.
+func (o *ExplainOptions) podVerdict(p *corev1.Pod, cluster string, ev policy.Evaluation, a policy.Assessment) string {
+	bound := ev.Decision.Bound
+	switch {
+	case a.Within && (!a.HasRTT || bound == 0 || a.RTT <= bound):
+		return "within bound"
+	case a.Within:
+		return "over its bound " + boundText(bound) + " by less than the move margin: stays"
+	}
+	out := "OUTSIDE ITS BOUND (" + a.Detail + ")"
+	if ev.Hint.Move != policy.MoveAuto {
+		return out + "; will not move: kubexr.io/move is never (from " + ev.Hint.MoveSource.String() + ")"
+	}
+	if why := policy.NotRecreated(metav1.GetControllerOfNoCopy(p)); why != "" {
+		return out + "; will not move: " + why
+	}
+	if !ev.HasAlternative(cluster) {
+		return out + "; will not move: no other cluster qualifies now"
+	}
+	since, err := time.Parse(time.RFC3339, p.Annotations[policy.AnnotationOutOfBoundSince])
+	if err != nil {
+		return out + "; moves " + ev.Hint.MoveAfter.String() + " after xr-webhook sees it"
+	}
+	now := o.now()
+	wait := ev.MoveDue(since).Sub(now)
+	if wait <= 0 {
+		return fmt.Sprintf("%s for %s; moves now (one pod per workload at a time)", out, now.Sub(since).Round(time.Second))
+	}
+	return fmt.Sprintf("%s for %s, moves in %s", out, now.Sub(since).Round(time.Second), wait.Round(time.Second))
+}
+
+// strandedText explains a Pending pod admitted while no cluster qualified.
+func strandedText(p *corev1.Pod, ev policy.Evaluation) string {
+	rec, err := policy.ParseRecord(p.Annotations[policy.AnnotationDecision])
+	if err != nil || !rec.Stranded() {
+		return ""
+	}
+	if !ev.Decision.Eligible() {
+		return ": admitted while no cluster qualified; waits until one does"
+	}
+	if why := policy.NotRecreated(metav1.GetControllerOfNoCopy(p)); why != "" {
+		return ": admitted while no cluster qualified; one does now, but " + why + ": delete and recreate it"
+	}
+	return ": admitted while no cluster qualified; one does now, so xr-webhook replaces it"
 }

@@ -115,6 +115,27 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 			t.Fatalf("explain after the rise:\n%s", out)
 		}
 	}
+	// 21.8ms is over the bound but within the 10 % move margin: the pod stays.
+	if !strings.Contains(out, "over its bound 20ms by less than the move margin: stays") {
+		t.Errorf("explain pod line at 21.8ms:\n%s", out)
+	}
+	// 27.3ms: out of bound; the namespace moves pods (kubectl xr offload --move auto, the
+	// default) after the default 30s, and explain counts down from what the mover recorded.
+	if err := env.c.StandInConnection(ctx, "cloud-geneva", networkingv1beta1.Connected, 40*time.Millisecond, time.Now().Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out = mustXR(t, "explain", "deploy/stream", "-n", "explain")
+		if strings.Contains(out, "OUTSIDE ITS BOUND (RTT 27.3ms is over the bound 20ms) for ") && strings.Contains(out, ", moves in ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("explain shows no move countdown:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, "Move:        auto    from namespace/explain") || !strings.Contains(out, "Move after:  30s    from default") {
+		t.Errorf("explain lacks the move hint:\n%s", out)
+	}
 	// Other workload kinds: a Job's own hint wins over the namespace default.
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: "analytics", Namespace: "explain", Annotations: map[string]string{"kubexr.io/latency-class": "best-effort"}},

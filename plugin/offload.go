@@ -27,6 +27,7 @@ var offloadStrategies = []string{policy.StrategyLocalAndRemote, policy.StrategyR
 // OffloadOptions offloads a namespace with Liqo and opts it in to xr-webhook.
 type OffloadOptions struct {
 	Class    string
+	Move     string
 	Strategy string
 	Clusters string
 	Mapping  string
@@ -56,6 +57,9 @@ func NewCmdOffload(f genericclioptions.RESTClientGetter, streams genericiooption
   # Only to edge clusters, pods only remote
   kubectl xr offload xr-demo --strategy Remote --clusters topology.kubernetes.io/region=edge
 
+  # Keep running pods where they are even when their cluster leaves their bound
+  kubectl xr offload xr-demo --class low --move never
+
   # Show what would be applied
   kubectl xr offload xr-demo --class low --dry-run -o yaml`,
 		Args: cobra.ExactArgs(1),
@@ -73,6 +77,8 @@ func NewCmdOffload(f genericclioptions.RESTClientGetter, streams genericiooption
 		},
 	}
 	cmd.Flags().StringVar(&o.Class, "class", "", "default LatencyClass of the namespace's pods")
+	cmd.Flags().StringVar(&o.Move, "move", string(policy.MoveAuto),
+		"namespace default for moving running pods off a cluster that leaves their bound: auto or never (kubexr.io/move)")
 	cmd.Flags().StringVar(&o.Strategy, "strategy", policy.StrategyLocalAndRemote, "pod offloading strategy: LocalAndRemote, Remote or Local")
 	cmd.Flags().StringVar(&o.Clusters, "clusters", "", "label selector on the virtual nodes of the clusters to offload to (default: all)")
 	cmd.Flags().StringVar(&o.Mapping, "namespace-mapping", string(offloadingv1beta1.DefaultNameMappingStrategyType),
@@ -81,6 +87,7 @@ func NewCmdOffload(f genericclioptions.RESTClientGetter, streams genericiooption
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "with --dry-run: yaml or json")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for Liqo to offload the namespace")
 	_ = cmd.RegisterFlagCompletionFunc("class", completeClasses(f))
+	_ = cmd.RegisterFlagCompletionFunc("move", cobra.FixedCompletions([]string{string(policy.MoveAuto), string(policy.MoveNever)}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("strategy", cobra.FixedCompletions(offloadStrategies, cobra.ShellCompDirectiveNoFileComp))
 	cmd.AddCommand(newCmdOffloadList(f, streams), newCmdOffloadRemove(f, streams))
 	return cmd
@@ -126,6 +133,9 @@ func (o *OffloadOptions) Validate(ctx context.Context) error {
 	}
 	if o.DryRun && o.Output != "yaml" && o.Output != "json" {
 		return errors.New("--dry-run needs -o yaml or -o json")
+	}
+	if o.Move != string(policy.MoveAuto) && o.Move != string(policy.MoveNever) {
+		return fmt.Errorf("--move %q is not a move policy: use auto (move pods off a cluster that leaves their bound) or never", o.Move)
 	}
 	if o.Class == "" {
 		return nil
@@ -175,20 +185,21 @@ func (o *OffloadOptions) Run(ctx context.Context) error {
 	if o.Class != "" {
 		class = ", default class " + o.Class
 	}
-	fmt.Fprintf(o.Out, "namespace/%s offloaded (%s, %s%s); latency placement enabled\n", o.namespace, o.Strategy, clusters, class)
+	fmt.Fprintf(o.Out, "namespace/%s offloaded (%s, %s%s, move %s); latency placement enabled\n", o.namespace, o.Strategy, clusters, class, o.Move)
 	return nil
 }
 
-// optIn labels the namespace for xr-webhook and sets its default class.
+// optIn labels the namespace for xr-webhook and sets its default class and move policy.
 func (o *OffloadOptions) optIn(ns *corev1.Namespace) {
 	if ns.Labels == nil {
 		ns.Labels = map[string]string{}
 	}
 	ns.Labels[policy.LabelEnabled] = "true"
+	if ns.Annotations == nil {
+		ns.Annotations = map[string]string{}
+	}
+	ns.Annotations[policy.AnnotationMove] = o.Move
 	if o.Class != "" {
-		if ns.Annotations == nil {
-			ns.Annotations = map[string]string{}
-		}
 		ns.Annotations[policy.AnnotationLatencyClass] = o.Class
 	}
 }

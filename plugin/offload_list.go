@@ -139,6 +139,7 @@ func (o *OffloadRemoveOptions) Run(ctx context.Context, namespace string) error 
 	patch := client.MergeFrom(ns.DeepCopy())
 	delete(ns.Labels, policy.LabelEnabled)
 	delete(ns.Annotations, policy.AnnotationLatencyClass)
+	delete(ns.Annotations, policy.AnnotationMove)
 	if err := k.client.Patch(ctx, ns, patch); err != nil {
 		return fmt.Errorf("disable xr-webhook in namespace %s: %w", namespace, err)
 	}

@@ -42,7 +42,7 @@ func TestOffloadDryRunApplyListRemove(t *testing.T) {
 	}
 
 	// The real run: Liqo's own offload code, then the opt-in.
-	if out := mustXR(t, args...); !strings.HasPrefix(out, "namespace/xr-demo offloaded (LocalAndRemote, clusters matching liqo.io/remote-cluster-id=cloud-geneva, default class low)") {
+	if out := mustXR(t, args...); !strings.HasPrefix(out, "namespace/xr-demo offloaded (LocalAndRemote, clusters matching liqo.io/remote-cluster-id=cloud-geneva, default class low, move auto)") {
 		t.Errorf("stdout = %q", out)
 	}
 	applied := &offloadingv1beta1.NamespaceOffloading{}
@@ -60,8 +60,9 @@ func TestOffloadDryRunApplyListRemove(t *testing.T) {
 	if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "xr-demo"}, ns); err != nil {
 		t.Fatal(err)
 	}
-	if ns.Labels[policy.LabelEnabled] != "true" || ns.Annotations[policy.AnnotationLatencyClass] != "low" {
-		t.Errorf("namespace labels %v annotations %v: want enabled and class low", ns.Labels, ns.Annotations)
+	if ns.Labels[policy.LabelEnabled] != "true" || ns.Annotations[policy.AnnotationLatencyClass] != "low" ||
+		ns.Annotations[policy.AnnotationMove] != "auto" {
+		t.Errorf("namespace labels %v annotations %v: want enabled, class low and move auto (the --move default)", ns.Labels, ns.Annotations)
 	}
 	// Liqo created the twin namespace on the provider.
 	if err := env.geneva.Client.Get(ctx, client.ObjectKey{Name: "xr-demo-consumer"}, &corev1.Namespace{}); err != nil {

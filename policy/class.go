@@ -14,6 +14,10 @@ type Class struct {
 	// MaxRTT is the bound; 0 means unbounded.
 	MaxRTT      time.Duration
 	Description string
+	// MoveAfter is the class's move delay (spec.moveAfter) when HasMoveAfter; otherwise
+	// DefaultMoveAfter applies.
+	MoveAfter    time.Duration
+	HasMoveAfter bool
 }
 
 // Bounded reports whether the class limits the RTT at all.
@@ -23,11 +27,11 @@ func (c Class) Bounded() bool { return c.MaxRTT > 0 }
 // exists; the same set ships as manifests. Sources: the design brief's table.
 func DefaultClasses() []Class {
 	return []Class{
-		{"ultra-low", 10 * time.Millisecond, "Motion and pose data: 3GPP TS 23.501 5QI 87/88 (5/10 ms one-way)."},
-		{"low", 20 * time.Millisecond, "Split-rendered XR video: 5QI 89/90 (15/20 ms); the 15 ms end-to-end XR bound."},
-		{"interactive", 50 * time.Millisecond, "Interaction: 3GPP TR 26.823 \"ultra-low\" < 50 ms; 5QI 3 (real-time gaming)."},
-		{"moderate", 100 * time.Millisecond, "TR 26.823 \"low\" < 100 ms; 5QI 7."},
-		{"best-effort", 0, "Buffered flows, no bound: 5QI 6/8/9."},
+		{Name: "ultra-low", MaxRTT: 10 * time.Millisecond, Description: "Motion and pose data: 3GPP TS 23.501 5QI 87/88 (5/10 ms one-way)."},
+		{Name: "low", MaxRTT: 20 * time.Millisecond, Description: "Split-rendered XR video: 5QI 89/90 (15/20 ms); the 15 ms end-to-end XR bound."},
+		{Name: "interactive", MaxRTT: 50 * time.Millisecond, Description: "Interaction: 3GPP TR 26.823 \"ultra-low\" < 50 ms; 5QI 3 (real-time gaming)."},
+		{Name: "moderate", MaxRTT: 100 * time.Millisecond, Description: "TR 26.823 \"low\" < 100 ms; 5QI 7."},
+		{Name: "best-effort", MaxRTT: 0, Description: "Buffered flows, no bound: 5QI 6/8/9."},
 	}
 }
 
@@ -121,8 +125,15 @@ func (s ClassSet) tightestIndex(rtt time.Duration) int {
 }
 
 // ParseClass builds a Class from a LatencyClass object's fields.
-func ParseClass(name, maxRTT, description string) (Class, error) {
+func ParseClass(name, maxRTT, moveAfter, description string) (Class, error) {
 	c := Class{Name: name, Description: description}
+	if moveAfter != "" {
+		d, err := ParseMoveAfter(moveAfter)
+		if err != nil {
+			return Class{}, fmt.Errorf("LatencyClass %q: spec.moveAfter %q %v", name, moveAfter, err)
+		}
+		c.MoveAfter, c.HasMoveAfter = d, true
+	}
 	if maxRTT == "" {
 		return c, nil
 	}

@@ -64,15 +64,15 @@ func TestNewClassSetRejects(t *testing.T) {
 }
 
 func TestParseClass(t *testing.T) {
-	c, err := ParseClass("edge", "15ms", "d")
+	c, err := ParseClass("edge", "15ms", "", "d")
 	if err != nil || c.MaxRTT != 15*time.Millisecond {
 		t.Errorf("ParseClass(15ms) = %+v, %v", c, err)
 	}
-	c, err = ParseClass("any", "", "")
+	c, err = ParseClass("any", "", "", "")
 	if err != nil || c.Bounded() {
 		t.Errorf("ParseClass(empty) = %+v, %v; want unbounded", c, err)
 	}
-	_, err = ParseClass("bad", "soon", "")
+	_, err = ParseClass("bad", "soon", "", "")
 	want := `LatencyClass "bad": spec.maxRTT "soon" is not a positive duration (use e.g. "20ms", or leave it empty for unbounded)`
 	if err == nil || err.Error() != want {
 		t.Errorf("ParseClass(soon) error = %v, want %q", err, want)

@@ -42,7 +42,23 @@ type Hint struct {
 	Placement   Placement
 	// PlacementSource is where placement came from (Kind "" for the default, any).
 	PlacementSource Source
+	// Move is whether the mover may move the pod (auto) or not (never, the default);
+	// MoveSource is where it came from (Kind "" for the default).
+	Move       Move
+	MoveSource Source
+	// MoveAfter is how long the pod's cluster must stay out of the bound before the pod
+	// is moved: kubexr.io/move-after, else the class's spec.moveAfter (source kind
+	// "latencyclass"), else DefaultMoveAfter (Kind "").
+	MoveAfter       time.Duration
+	MoveAfterSource Source
 }
+
+// DefaultMoveAfter is the move delay when neither a hint nor the class sets one.
+const DefaultMoveAfter = 30 * time.Second
+
+// maxMoveAfter bounds kubexr.io/move-after and spec.moveAfter: a longer delay is a typo,
+// and "never" says "do not move" plainly.
+const maxMoveAfter = 24 * time.Hour
 
 // Present reports whether any source stated a hint. A pod with no hint is left alone.
 func (h Hint) Present() bool {
@@ -84,10 +100,13 @@ func (e *HintError) Error() string {
 
 // objectHint is what one object's annotations state.
 type objectHint struct {
-	class       string
-	classMaxRTT time.Duration
-	maxRTT      time.Duration
-	placement   Placement
+	class        string
+	classMaxRTT  time.Duration
+	maxRTT       time.Duration
+	placement    Placement
+	move         Move
+	moveAfter    time.Duration
+	hasMoveAfter bool
 }
 
 func (o objectHint) hasBound() bool { return o.class != "" || o.maxRTT > 0 }
@@ -96,11 +115,11 @@ func (o objectHint) hasBound() bool { return o.class != "" || o.maxRTT > 0 }
 // template or namespace) and returns every malformed value, or nil.
 func ValidateAnnotations(annotations map[string]string, classes ClassSet) error {
 	_, errs := parseObject(annotations, classes)
-	return errors.Join(errs.bound, errs.placement)
+	return errors.Join(errs.bound, errs.placement, errs.move, errs.moveAfter)
 }
 
 // objectErrors are one object's parse errors, split by what they would invalidate.
-type objectErrors struct{ bound, placement error }
+type objectErrors struct{ bound, placement, move, moveAfter error }
 
 func parseObject(annotations map[string]string, classes ClassSet) (objectHint, objectErrors) {
 	var o objectHint
@@ -130,7 +149,37 @@ func parseObject(annotations map[string]string, classes ClassSet) (objectHint, o
 			errs.placement = &HintError{AnnotationPlacement, v, "is not a placement (use any, local or remote)"}
 		}
 	}
+	if v, ok := annotations[AnnotationMove]; ok {
+		switch m := Move(v); m {
+		case MoveAuto, MoveNever:
+			o.move = m
+		default:
+			errs.move = &HintError{AnnotationMove, v, "is not a move policy (use auto or never)"}
+		}
+	}
+	if v, ok := annotations[AnnotationMoveAfter]; ok {
+		d, err := ParseMoveAfter(v)
+		if err != nil {
+			errs.moveAfter = &HintError{AnnotationMoveAfter, v, err.Error()}
+		}
+		o.moveAfter, o.hasMoveAfter = d, err == nil
+	}
 	return o, errs
+}
+
+// ParseMoveAfter reads a move delay ("30s", "2m", "0s" to move at once): a Go duration
+// from 0 to 24h. The error completes "<value> ...".
+func ParseMoveAfter(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		return 0, errors.New(`is not a duration (use e.g. "30s" or "2m")`)
+	case d < 0:
+		return 0, errors.New(`is negative (use e.g. "30s", or "0s" to move at once)`)
+	case d > maxMoveAfter:
+		return 0, errors.New(`is longer than 24h (use kubexr.io/move: never to keep pods where they run)`)
+	}
+	return d, nil
 }
 
 func parseMaxRTT(v string) (time.Duration, error) {
@@ -155,10 +204,10 @@ func parseMaxRTT(v string) (time.Duration, error) {
 // placement from the first that states it. Values shadowed by a more specific source
 // are not used, and so not checked. Errors name the source.
 func Resolve(sources []Annotated, classes ClassSet) (Hint, error) {
-	h := Hint{Placement: PlacementAny}
-	boundDone, placementDone := false, false
+	h := Hint{Placement: PlacementAny, Move: MoveNever}
+	boundDone, placementDone, moveDone, moveAfterDone := false, false, false, false
 	for _, src := range sources {
-		if boundDone && placementDone {
+		if boundDone && placementDone && moveDone && moveAfterDone {
 			break
 		}
 		if !hasHintKeys(src.Annotations) {
@@ -179,6 +228,26 @@ func Resolve(sources []Annotated, classes ClassSet) (Hint, error) {
 			h.Placement, h.PlacementSource = o.placement, src.Source
 			placementDone = true
 		}
+		if !moveDone && (o.move != "" || errs.move != nil) {
+			if errs.move != nil {
+				return Hint{}, fmt.Errorf("%s: %w", src.Source, errs.move)
+			}
+			h.Move, h.MoveSource = o.move, src.Source
+			moveDone = true
+		}
+		if !moveAfterDone && (o.hasMoveAfter || errs.moveAfter != nil) {
+			if errs.moveAfter != nil {
+				return Hint{}, fmt.Errorf("%s: %w", src.Source, errs.moveAfter)
+			}
+			h.MoveAfter, h.MoveAfterSource = o.moveAfter, src.Source
+			moveAfterDone = true
+		}
+	}
+	if !moveAfterDone {
+		h.MoveAfter = DefaultMoveAfter
+		if c, ok := classes.Get(h.Class); ok && c.HasMoveAfter {
+			h.MoveAfter, h.MoveAfterSource = c.MoveAfter, Source{Kind: "latencyclass", Name: c.Name}
+		}
 	}
 	return h, nil
 }
@@ -187,8 +256,10 @@ func hasHintKeys(a map[string]string) bool {
 	if len(a) == 0 {
 		return false
 	}
-	_, c := a[AnnotationLatencyClass]
-	_, m := a[AnnotationMaxRTT]
-	_, p := a[AnnotationPlacement]
-	return c || m || p
+	for _, k := range HintKeys {
+		if _, ok := a[k]; ok {
+			return true
+		}
+	}
+	return false
 }

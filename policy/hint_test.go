@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 var (
@@ -35,6 +36,14 @@ func TestValidateAnnotationsMessages(t *testing.T) {
 			`kubexr.io/latency-class: "lo" is not a known LatencyClass (known: best-effort, interactive, low, moderate, ultra-low)`},
 		"bad placement": {map[string]string{AnnotationPlacement: "edge"},
 			`kubexr.io/placement: "edge" is not a placement (use any, local or remote)`},
+		"bad move": {map[string]string{AnnotationMove: "always"},
+			`kubexr.io/move: "always" is not a move policy (use auto or never)`},
+		"bad move-after": {map[string]string{AnnotationMoveAfter: "soon"},
+			`kubexr.io/move-after: "soon" is not a duration (use e.g. "30s" or "2m")`},
+		"negative move-after": {map[string]string{AnnotationMoveAfter: "-5s"},
+			`kubexr.io/move-after: "-5s" is negative (use e.g. "30s", or "0s" to move at once)`},
+		"move-after over a day": {map[string]string{AnnotationMoveAfter: "48h"},
+			`kubexr.io/move-after: "48h" is longer than 24h (use kubexr.io/move: never to keep pods where they run)`},
 		"every bad value is reported": {map[string]string{AnnotationLatencyClass: "x", AnnotationPlacement: "y"},
 			"kubexr.io/latency-class: \"x\" is not a known LatencyClass (known: best-effort, interactive, low, moderate, ultra-low)\n" +
 				`kubexr.io/placement: "y" is not a placement (use any, local or remote)`},
@@ -57,6 +66,8 @@ func TestValidateAnnotationsAcceptsGoodHints(t *testing.T) {
 		{AnnotationMaxRTT: "15ms", AnnotationPlacement: "remote"},
 		{AnnotationMaxRTT: "850us"},
 		{AnnotationPlacement: "local"},
+		{AnnotationMove: "auto", AnnotationMoveAfter: "2m"},
+		{AnnotationMove: "never", AnnotationMoveAfter: "0s"},
 	} {
 		if err := ValidateAnnotations(a, MustDefaultClassSet()); err != nil {
 			t.Errorf("ValidateAnnotations(%v) = %v, want nil", a, err)
@@ -127,11 +138,73 @@ func TestResolvePrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			// The move hints resolve on their own (TestResolveMovePrecedence).
+			ignoreMove := cmpopts.IgnoreFields(Hint{}, "Move", "MoveSource", "MoveAfter", "MoveAfterSource")
+			if diff := cmp.Diff(tc.want, got, ignoreMove); diff != "" {
 				t.Errorf("hint (-want +got):\n%s", diff)
 			}
 			if got.Bound() != tc.bound {
 				t.Errorf("Bound() = %v, want %v", got.Bound(), tc.bound)
+			}
+		})
+	}
+}
+
+func TestResolveMovePrecedence(t *testing.T) {
+	slow, err := NewClassSet(append(DefaultClasses()[1:], Class{Name: "ultra-low", MaxRTT: 10 * time.Millisecond,
+		MoveAfter: 2 * time.Minute, HasMoveAfter: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcSrc := Source{Kind: "latencyclass", Name: "ultra-low"}
+	type move struct {
+		Move            Move
+		MoveSource      Source
+		MoveAfter       time.Duration
+		MoveAfterSource Source
+	}
+	cases := map[string]struct {
+		sources []Annotated
+		classes ClassSet
+		want    move
+	}{
+		"default: never, after 30s": {
+			sources: []Annotated{{podSrc, map[string]string{AnnotationLatencyClass: "low"}}},
+			classes: MustDefaultClassSet(),
+			want:    move{Move: MoveNever, MoveAfter: DefaultMoveAfter},
+		},
+		"namespace opts in, workload sets the delay": {
+			sources: []Annotated{{podSrc, nil}, {depSrc, map[string]string{AnnotationMoveAfter: "10s"}},
+				{nsSrc, map[string]string{AnnotationMove: "auto", AnnotationLatencyClass: "low"}}},
+			classes: MustDefaultClassSet(),
+			want:    move{Move: MoveAuto, MoveSource: nsSrc, MoveAfter: 10 * time.Second, MoveAfterSource: depSrc},
+		},
+		"pod opts out of its namespace's auto": {
+			sources: []Annotated{{podSrc, map[string]string{AnnotationMove: "never"}},
+				{nsSrc, map[string]string{AnnotationMove: "auto", AnnotationLatencyClass: "low"}}},
+			classes: MustDefaultClassSet(),
+			want:    move{Move: MoveNever, MoveSource: podSrc, MoveAfter: DefaultMoveAfter},
+		},
+		"class's moveAfter when no hint sets one": {
+			sources: []Annotated{{depSrc, map[string]string{AnnotationMove: "auto", AnnotationLatencyClass: "ultra-low"}}},
+			classes: slow,
+			want:    move{Move: MoveAuto, MoveSource: depSrc, MoveAfter: 2 * time.Minute, MoveAfterSource: lcSrc},
+		},
+		"a hint's move-after wins over the class's": {
+			sources: []Annotated{{depSrc, map[string]string{AnnotationLatencyClass: "ultra-low", AnnotationMoveAfter: "0s"}}},
+			classes: slow,
+			want:    move{Move: MoveNever, MoveAfter: 0, MoveAfterSource: depSrc},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			h, err := Resolve(tc.sources, tc.classes)
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			got := move{h.Move, h.MoveSource, h.MoveAfter, h.MoveAfterSource}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("move (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -145,6 +218,10 @@ func TestResolveErrorsNameTheSource(t *testing.T) {
 		"deployment's bad max-rtt": {
 			sources: []Annotated{{podSrc, nil}, {depSrc, map[string]string{AnnotationMaxRTT: "fast"}}},
 			want:    `deployment/render: kubexr.io/max-rtt: "fast" is not a duration (use e.g. "15ms")`,
+		},
+		"workload's bad move": {
+			sources: []Annotated{{podSrc, map[string]string{AnnotationMove: "never"}}, {depSrc, map[string]string{AnnotationMoveAfter: "1 minute"}}},
+			want:    `deployment/render: kubexr.io/move-after: "1 minute" is not a duration (use e.g. "30s" or "2m")`,
 		},
 		"namespace's unknown class when nothing shadows it": {
 			sources: []Annotated{{podSrc, map[string]string{AnnotationPlacement: "remote"}}, {nsSrc, map[string]string{AnnotationLatencyClass: "gone"}}},

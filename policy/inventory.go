@@ -20,6 +20,9 @@ type Cluster struct {
 	NodeLabels []map[string]string
 	// Nodes are the virtual node names, for display.
 	Nodes []string
+	// NotReady: none of the cluster's virtual nodes is Ready (Liqo's virtual kubelet
+	// reports the remote cluster unreachable or short of resources); it takes no pods.
+	NotReady bool
 }
 
 // RTT is the round-trip time decisions use, and whether there is one.
@@ -32,10 +35,11 @@ func (c *Cluster) RTT() (time.Duration, bool) {
 
 // Ineligibility says why a cluster cannot take bounded pods now ("" if it can).
 func (c *Cluster) Ineligibility(now time.Time, p SmoothingParams) string {
-	if c.Override > 0 {
-		return ""
-	}
 	switch {
+	case c.NotReady:
+		return "virtual node NotReady"
+	case c.Override > 0:
+		return ""
 	case c.Link.Samples == 0:
 		return "no latency data (no Liqo Connection)"
 	case c.Link.State != LinkConnected:
@@ -86,7 +90,7 @@ func NewInventory(clusters []Cluster, p SmoothingParams) *Inventory {
 		c := &clusters[i]
 		rtt, ok := c.RTT()
 		scan[i] = scanEntry{rtt: rtt, hasRTT: ok, overridden: c.Override > 0,
-			healthy: c.Override > 0 || (c.Link.State == LinkConnected && c.Link.HasRTT() && c.Link.Measuring),
+			healthy: !c.NotReady && (c.Override > 0 || (c.Link.State == LinkConnected && c.Link.HasRTT() && c.Link.Measuring)),
 			last:    c.Link.LastSample.UnixNano()}
 	}
 	return &Inventory{clusters: clusters, scan: scan, params: p}

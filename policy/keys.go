@@ -8,8 +8,17 @@ const (
 	AnnotationMaxRTT = "kubexr.io/max-rtt"
 	// AnnotationPlacement is any (default), local or remote.
 	AnnotationPlacement = "kubexr.io/placement"
+	// AnnotationMove opts a pod in to being moved (auto) or keeps it where it runs
+	// (never, the default).
+	AnnotationMove = "kubexr.io/move"
+	// AnnotationMoveAfter is how long a pod must be out of its bound before it is moved.
+	AnnotationMoveAfter = "kubexr.io/move-after"
 	// AnnotationDecision is where the webhook records the decision on a pod.
 	AnnotationDecision = "kubexr.io/decision"
+	// AnnotationOutOfBoundSince is when the mover first saw a movable pod's cluster out of
+	// its bound (RFC 3339). It is removed when the cluster is back within the bound, and
+	// it lets a new leader, and kubectl xr explain, continue the same move delay.
+	AnnotationOutOfBoundSince = "kubexr.io/out-of-bound-since"
 	// AnnotationRTT is the smoothed RTT the observer writes on virtual nodes.
 	AnnotationRTT = "kubexr.io/rtt"
 	// AnnotationRTTOverride on a virtual Node is an operator's RTT that wins over measurements.
@@ -34,6 +43,18 @@ const (
 	LiqoTypeVirtualNode      = "virtual-node"
 	LiqoRemoteClusterIDLabel = "liqo.io/remote-cluster-id"
 	LiqoTolerationKey        = "virtual-node.liqo.io/not-allowed"
+)
+
+// HintKeys are every annotation key a user states a hint with, on any hint source.
+var HintKeys = []string{AnnotationLatencyClass, AnnotationMaxRTT, AnnotationPlacement, AnnotationMove, AnnotationMoveAfter}
+
+// Move says whether the mover may move a pod whose cluster left its bound.
+type Move string
+
+// The move policies a hint may ask for.
+const (
+	MoveAuto  Move = "auto"
+	MoveNever Move = "never"
 )
 
 // Placement says which side of a peering a pod may run on.

@@ -56,8 +56,7 @@ func CreatedSince(since time.Time) predicate.Funcs {
 
 // Reconcile emits the Event of one pod's decision.
 func (e *PlacementEvents) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	pod := &metav1.PartialObjectMetadata{}
-	pod.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	pod := &corev1.Pod{}
 	if err := e.Client.Get(ctx, req.NamespacedName, pod); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -67,28 +66,49 @@ func (e *PlacementEvents) Reconcile(ctx context.Context, req reconcile.Request) 
 		logf.FromContext(ctx).Info("pod decision annotation is not a decision record", "error", err.Error())
 		return reconcile.Result{}, nil
 	}
-	eventtype, reason, note := placementEvent(rec)
+	eventtype, reason, note := placementEvent(rec, strandedFate(metav1.GetControllerOfNoCopy(pod), pod.Annotations[policy.AnnotationMove]))
 	e.Recorder.Eventf(pod, nil, eventtype, reason, eventAction, "%s", note)
 	return reconcile.Result{}, nil
 }
 
-// placementEvent renders a decision record for `kubectl describe pod`.
-func placementEvent(r policy.Record) (eventtype, reason, note string) {
+// placementEvent renders a decision record for `kubectl describe pod`; stranded says
+// what happens to a pod no cluster could take (see strandedFate).
+func placementEvent(r policy.Record, stranded string) (eventtype, reason, note string) {
 	var b strings.Builder
 	if r.Class != "" {
 		fmt.Fprintf(&b, "class %s, ", r.Class)
 	}
 	fmt.Fprintf(&b, "bound %s (from %s), placement %s", r.Bound, r.Source, r.Placement)
-	eligible := r.Local || len(r.Eligible) > 0
-	if !eligible {
+	if r.Stranded() {
 		fmt.Fprintf(&b, ": no cluster within the bound")
 		if r.Reason != "" {
 			fmt.Fprintf(&b, "; %s", r.Reason)
 		}
-		b.WriteString("; the pod stays Pending until a cluster qualifies")
+		b.WriteString("; " + stranded)
 		return corev1.EventTypeWarning, ReasonNoEligibleCluster, b.String()
 	}
-	b.WriteString(": may run on ")
+	b.WriteString(": may run on " + eligibleText(r))
+	if r.Reason != "" {
+		fmt.Fprintf(&b, "; %s", r.Reason)
+	}
+	return corev1.EventTypeNormal, ReasonPlaced, b.String()
+}
+
+// strandedFate says what happens to a pod admitted while no cluster qualified: its
+// required node affinity matches no node and cannot change, so it is Pending until it is
+// replaced — by the mover when a controller recreates it, else by the user.
+func strandedFate(owner *metav1.OwnerReference, move string) string {
+	switch {
+	case policy.NotRecreated(owner) != "":
+		return "the pod stays Pending: delete and recreate it once a cluster qualifies (node affinity cannot change)"
+	case move == string(policy.MoveNever):
+		return "the pod stays Pending (kubexr.io/move: never): delete it once a cluster qualifies and its " + owner.Kind + " recreates it"
+	}
+	return "xr-webhook replaces the pod (its " + owner.Kind + " recreates it) as soon as a cluster qualifies"
+}
+
+// eligibleText lists where a decision lets a pod run: "local nodes, athens (4ms), 2 more".
+func eligibleText(r policy.Record) string {
 	var where []string
 	if r.Local {
 		where = append(where, "local nodes")
@@ -99,9 +119,8 @@ func placementEvent(r policy.Record) (eventtype, reason, note string) {
 	if r.More > 0 {
 		where = append(where, fmt.Sprintf("%d more", r.More))
 	}
-	b.WriteString(strings.Join(where, ", "))
-	if r.Reason != "" {
-		fmt.Fprintf(&b, "; %s", r.Reason)
+	if len(where) == 0 {
+		return "nothing"
 	}
-	return corev1.EventTypeNormal, ReasonPlaced, b.String()
+	return strings.Join(where, ", ")
 }

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kubexr/kubectl-xr/policy"
@@ -34,7 +35,7 @@ func podRequest(t *testing.T, pod *corev1.Pod) admission.Request {
 func TestNoAdmissionBeforeTheInventoryIsLoaded(t *testing.T) {
 	p := &PodPlacer{
 		Decoder: admission.NewDecoder(NewScheme()), Store: &Store{},
-		Metrics: NewMetrics(prometheus.NewRegistry()), Clock: clock.RealClock{},
+		Metrics: NewMetrics(prometheus.NewRegistry()), evaluator: evaluator{Clock: clock.RealClock{}},
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: map[string]string{policy.AnnotationLatencyClass: "low"}}}
 	resp := p.Handle(context.Background(), podRequest(t, pod))
@@ -48,8 +49,16 @@ func TestNoAdmissionBeforeTheInventoryIsLoaded(t *testing.T) {
 }
 
 func TestPlacementEventText(t *testing.T) {
+	rs := &metav1.OwnerReference{Kind: "ReplicaSet", Name: "stream-5d9", Controller: ptr.To(true)}
+	ds := &metav1.OwnerReference{Kind: "DaemonSet", Name: "agent", Controller: ptr.To(true)}
+	stranded := policy.Record{Class: "ultra-low", Bound: "10ms", Source: "pod/render", Placement: "remote",
+		Reason: "placement remote; no remote cluster within 10ms (nearest: edge-frankfurt at 14ms)"}
+	strandedPrefix := "class ultra-low, bound 10ms (from pod/render), placement remote: no cluster within the bound; " +
+		"placement remote; no remote cluster within 10ms (nearest: edge-frankfurt at 14ms); "
 	cases := map[string]struct {
 		record                         policy.Record
+		owner                          *metav1.OwnerReference
+		move                           string
 		wantType, wantReason, wantNote string
 	}{
 		"placed": {
@@ -58,17 +67,30 @@ func TestPlacementEventText(t *testing.T) {
 			wantType: corev1.EventTypeNormal, wantReason: ReasonPlaced,
 			wantNote: "class low, bound 20ms (from deployment/stream), placement any: may run on local nodes, edge-athens (4ms), 2 more",
 		},
-		"nothing within the bound": {
-			record: policy.Record{Class: "ultra-low", Bound: "10ms", Source: "pod/render", Placement: "remote",
-				Reason: "placement remote; no remote cluster within 10ms (nearest: edge-frankfurt at 14ms)"},
+		"nothing within the bound, a ReplicaSet's pod": {
+			record: stranded, owner: rs,
 			wantType: corev1.EventTypeWarning, wantReason: ReasonNoEligibleCluster,
-			wantNote: "class ultra-low, bound 10ms (from pod/render), placement remote: no cluster within the bound; " +
-				"placement remote; no remote cluster within 10ms (nearest: edge-frankfurt at 14ms); the pod stays Pending until a cluster qualifies",
+			wantNote: strandedPrefix + "xr-webhook replaces the pod (its ReplicaSet recreates it) as soon as a cluster qualifies",
+		},
+		"nothing within the bound, opted out of moves": {
+			record: stranded, owner: rs, move: "never",
+			wantType: corev1.EventTypeWarning, wantReason: ReasonNoEligibleCluster,
+			wantNote: strandedPrefix + "the pod stays Pending (kubexr.io/move: never): delete it once a cluster qualifies and its ReplicaSet recreates it",
+		},
+		"nothing within the bound, a bare pod": {
+			record:   stranded,
+			wantType: corev1.EventTypeWarning, wantReason: ReasonNoEligibleCluster,
+			wantNote: strandedPrefix + "the pod stays Pending: delete and recreate it once a cluster qualifies (node affinity cannot change)",
+		},
+		"nothing within the bound, a DaemonSet's pod": {
+			record: stranded, owner: ds,
+			wantType: corev1.EventTypeWarning, wantReason: ReasonNoEligibleCluster,
+			wantNote: strandedPrefix + "the pod stays Pending: delete and recreate it once a cluster qualifies (node affinity cannot change)",
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			typ, reason, note := placementEvent(tc.record)
+			typ, reason, note := placementEvent(tc.record, strandedFate(tc.owner, tc.move))
 			if typ != tc.wantType || reason != tc.wantReason || note != tc.wantNote {
 				t.Errorf("got %s %s %q\nwant %s %s %q", typ, reason, note, tc.wantType, tc.wantReason, tc.wantNote)
 			}

@@ -83,8 +83,18 @@ func xrNamespace(t *testing.T, name string, annotations map[string]string, clust
 	if err := env.c.Client.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	no := &offloadingv1beta1.NamespaceOffloading{
-		ObjectMeta: metav1.ObjectMeta{Name: "offloading", Namespace: name},
+	no := offloadingTo(name, clusters...)
+	if err := env.c.Client.Create(ctx, no); err != nil {
+		t.Fatal(err)
+	}
+	// The webhook reads the NamespaceOffloading from its cache: wait until a pod sees it.
+	time.Sleep(200 * time.Millisecond)
+}
+
+// offloadingTo is a LocalAndRemote NamespaceOffloading of ns to the given clusters.
+func offloadingTo(ns string, clusters ...string) *offloadingv1beta1.NamespaceOffloading {
+	return &offloadingv1beta1.NamespaceOffloading{
+		ObjectMeta: metav1.ObjectMeta{Name: "offloading", Namespace: ns},
 		Spec: offloadingv1beta1.NamespaceOffloadingSpec{
 			NamespaceMappingStrategy: offloadingv1beta1.DefaultNameMappingStrategyType,
 			PodOffloadingStrategy:    offloadingv1beta1.LocalAndRemotePodOffloadingStrategyType,
@@ -95,11 +105,6 @@ func xrNamespace(t *testing.T, name string, annotations map[string]string, clust
 			}}},
 		},
 	}
-	if err := env.c.Client.Create(ctx, no); err != nil {
-		t.Fatal(err)
-	}
-	// The webhook reads the NamespaceOffloading from its cache: wait until a pod sees it.
-	time.Sleep(200 * time.Millisecond)
 }
 
 // allowedNodes are the nodes the pod's required node affinity and tolerations admit,

@@ -37,8 +37,6 @@ var hintPaths = map[string][][]string{
 
 var workloadPaths = [][]string{{"metadata", "annotations"}, {"spec", "template", "metadata", "annotations"}}
 
-var hintKeys = []string{policy.AnnotationLatencyClass, policy.AnnotationMaxRTT, policy.AnnotationPlacement}
-
 // HintValidator rejects malformed hints when an object is created or updated, so a bad
 // hint fails `kubectl apply` instead of every later pod creation.
 type HintValidator struct {
@@ -105,7 +103,7 @@ func decodeUnstructured(raw []byte) (*unstructured.Unstructured, error) {
 func hintsAt(u *unstructured.Unstructured, path []string) map[string]string {
 	all, _, _ := unstructured.NestedStringMap(u.Object, path...)
 	var out map[string]string
-	for _, k := range hintKeys {
+	for _, k := range policy.HintKeys {
 		if v, ok := all[k]; ok {
 			if out == nil {
 				out = map[string]string{}

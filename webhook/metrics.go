@@ -21,6 +21,12 @@ type Metrics struct {
 	ClusterRTTSeconds *prometheus.GaugeVec
 	// ClusterClass is 1 for the class each cluster's virtual nodes are labelled with.
 	ClusterClass *prometheus.GaugeVec
+	// Moves counts pods the mover evicted or replaced, by reason (over-bound,
+	// link-unhealthy, node-not-ready, not-peered, stranded).
+	Moves *prometheus.CounterVec
+	// MovesBlocked counts moves refused, once per pod and reason in a row (pdb,
+	// no-controller, nothing-eligible, rate-limit).
+	MovesBlocked *prometheus.CounterVec
 }
 
 // NewMetrics creates the series and registers them with reg. Registering twice in one
@@ -53,6 +59,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kubexr_cluster_latency_class",
 			Help: "1 for the latency class each peered cluster currently meets.",
 		}, []string{"cluster", "class"}),
+		Moves: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kubexr_moves_total",
+			Help: "Pods moved off a cluster that left their bound, or replaced after admission with no eligible cluster, by reason.",
+		}, []string{"reason"}),
+		MovesBlocked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kubexr_moves_blocked_total",
+			Help: "Moves refused (PodDisruptionBudget, no controller, nothing eligible, rate limit), once per pod and reason.",
+		}, []string{"reason"}),
 	}
 	m.Admissions = register(reg, m.Admissions)
 	m.Validations = register(reg, m.Validations)
@@ -60,6 +74,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.InventoryClusters = register(reg, m.InventoryClusters)
 	m.ClusterRTTSeconds = register(reg, m.ClusterRTTSeconds)
 	m.ClusterClass = register(reg, m.ClusterClass)
+	m.Moves = register(reg, m.Moves)
+	m.MovesBlocked = register(reg, m.MovesBlocked)
 	return m
 }
 

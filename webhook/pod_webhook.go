@@ -9,16 +9,11 @@ import (
 	"strings"
 	"time"
 
-	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/utils/clock"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kubexr/kubectl-xr/internal/xrkube"
 	"github.com/kubexr/kubectl-xr/policy"
 )
 
@@ -32,13 +27,9 @@ var errNotLoaded = errors.New("xr-webhook has not loaded the cluster inventory y
 // PodPlacer is the mutating pod webhook: decode → policy decision → patch.
 type PodPlacer struct {
 	Decoder admission.Decoder
-	// Meta reads owners and namespaces (informer caches, with a live fallback on a miss).
-	Meta xrkube.MetadataReader
-	// Cache reads NamespaceOffloadings.
-	Cache   client.Reader
+	evaluator
 	Store   *Store
 	Metrics *Metrics
-	Clock   clock.PassiveClock
 }
 
 var _ admission.Handler = &PodPlacer{}
@@ -71,24 +62,16 @@ func (p *PodPlacer) place(ctx context.Context, req admission.Request, pod *corev
 	if snap == nil {
 		return admission.Errored(http.StatusServiceUnavailable, errNotLoaded), "error", ""
 	}
-	sources, err := xrkube.HintSources(ctx, p.Meta, &pod.ObjectMeta, req.Namespace)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err), "error", ""
-	}
-	hint, err := policy.Resolve(sources, snap.Classes)
-	if err != nil {
+	ev, _, err := p.evaluate(ctx, snap, &pod.ObjectMeta, req.Namespace)
+	switch {
+	case err != nil && isHintError(err):
 		return admission.Denied(err.Error()), "denied", ""
-	}
-	if !hint.Present() {
+	case err != nil:
+		return admission.Errored(http.StatusInternalServerError, err), "error", ""
+	case !ev.Hint.Present():
 		return admission.Allowed("no latency hint"), "untouched", ""
 	}
-	offloading, err := p.offloading(ctx, req.Namespace, snap.Inventory)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err), "error", hint.Class
-	}
-	decision := snap.Inventory.Decide(policy.Request{
-		Hint: hint, Classes: snap.Classes, Offloading: offloading, Now: p.Clock.Now(),
-	})
+	hint, decision := ev.Hint, ev.Decision
 	placed := pod.DeepCopy()
 	decision.Apply(&placed.Spec)
 	if placed.Annotations == nil {
@@ -106,18 +89,6 @@ func (p *PodPlacer) place(ctx context.Context, req admission.Request, pod *corev
 	logf.FromContext(ctx).V(1).Info("placed pod", "class", hint.Class, "bound", decision.Bound,
 		"local", decision.Local, "remote", len(decision.Remote), "reason", decision.Reason)
 	return onlyOwnPaths(admission.PatchResponseFromRaw(req.Object.Raw, raw)), result, hint.Class
-}
-
-func (p *PodPlacer) offloading(ctx context.Context, ns string, inv *policy.Inventory) (*policy.Offloading, error) {
-	no := &offloadingv1beta1.NamespaceOffloading{}
-	err := p.Cache.Get(ctx, client.ObjectKey{Namespace: ns, Name: xrkube.NamespaceOffloadingName}, no)
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("read NamespaceOffloading %s/%s: %w", ns, xrkube.NamespaceOffloadingName, err)
-	}
-	return xrkube.Offloading(no, inv), nil
 }
 
 // ownPaths are the only parts of a pod the webhook changes.

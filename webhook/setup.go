@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -47,15 +48,65 @@ type Options struct {
 	Clock clock.PassiveClock
 	// Metrics defaults to series on controller-runtime's registry (served on /metrics).
 	Metrics *Metrics
+	// MovesPerMinute caps the mover's evictions in any minute (default 10).
+	MovesPerMinute int
 }
 
 // CacheOptions narrow the manager's caches to what xr-webhook reads: only virtual
-// Nodes are cached whole; owners, namespaces and pods are read as metadata only.
+// Nodes are cached whole; owners and namespaces are read as metadata only; pods keep
+// only their metadata, node name, phase and conditions (slimPod).
 func CacheOptions() cache.Options {
 	virtual := labels.SelectorFromSet(labels.Set{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode})
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Node{}: {Label: virtual},
+		&corev1.Pod{}:  {Transform: slimPod},
 	}}
+}
+
+// slimPod keeps what the mover and the placement Events read of a pod — metadata
+// without managedFields, spec.nodeName, status.phase and status.conditions — so the
+// cache of every pod in the cluster stays small. Nothing may read other pod fields
+// from the manager's cache.
+func slimPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil // a deletion tombstone
+	}
+	pod.ManagedFields = nil
+	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName}
+	pod.Status = corev1.PodStatus{Phase: pod.Status.Phase, Conditions: pod.Status.Conditions}
+	return pod, nil
+}
+
+// Pod cache indexes of the mover.
+const (
+	// controllerUIDIndex: pods by their controller's UID, to see a replacement Ready.
+	controllerUIDIndex = "kubexr.io/controller-uid"
+	// placedNodeIndex: placed pods (with a decision record) by node name, "" while
+	// unscheduled, to re-judge the pods of every virtual node on each new snapshot.
+	placedNodeIndex = "kubexr.io/placed-node"
+)
+
+func indexPods(ctx context.Context, idx client.FieldIndexer) error {
+	err := idx.IndexField(ctx, &corev1.Pod{}, controllerUIDIndex, func(o client.Object) []string {
+		if owner := metav1.GetControllerOfNoCopy(o); owner != nil {
+			return []string{string(owner.UID)}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index pods by controller: %w", err)
+	}
+	err = idx.IndexField(ctx, &corev1.Pod{}, placedNodeIndex, func(o client.Object) []string {
+		if _, placed := o.GetAnnotations()[policy.AnnotationDecision]; placed {
+			return []string{o.(*corev1.Pod).Spec.NodeName}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index pods by node: %w", err)
+	}
+	return nil
 }
 
 // Webhook is xr-webhook wired into a manager.
@@ -84,7 +135,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, er
 	if m == nil {
 		m = NewMetrics(metrics.Registry)
 	}
-	w := &Webhook{Store: &Store{}, Metrics: m}
+	w := &Webhook{Store: NewStore(), Metrics: m}
 
 	// Start the metadata informers with the cache, so the first admission does not wait
 	// for one to be created and synced.
@@ -119,21 +170,40 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, er
 		return nil, fmt.Errorf("latency observer: %w", err)
 	}
 
+	if err := indexPods(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
 	events := &PlacementEvents{Client: mgr.GetCache(), Recorder: mgr.GetEventRecorder(FieldOwner)}
 	err = builder.ControllerManagedBy(mgr).
 		Named("placement-events").
-		WatchesMetadata(&corev1.Pod{}, &handler.EnqueueRequestForObject{},
+		Watches(&corev1.Pod{}, &handler.EnqueueRequestForObject{},
 			builder.WithPredicates(CreatedSince(time.Now()))).
 		Complete(events)
 	if err != nil {
 		return nil, fmt.Errorf("placement events: %w", err)
 	}
 
-	w.placer = &PodPlacer{
-		Decoder: admission.NewDecoder(mgr.GetScheme()),
-		Meta:    xrkube.MetadataReader{Reader: mgr.GetCache(), Fallback: mgr.GetAPIReader()},
-		Cache:   mgr.GetCache(), Store: w.Store, Metrics: m, Clock: clk,
+	eval := evaluator{Meta: xrkube.MetadataReader{Reader: mgr.GetCache(), Fallback: mgr.GetAPIReader()},
+		Cache: mgr.GetCache(), Clock: clk}
+	movesPerMinute := opts.MovesPerMinute
+	if movesPerMinute <= 0 {
+		movesPerMinute = defaultMovesPerMin
 	}
+	cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("mover: %w", err)
+	}
+	mover := NewMover(eval, mgr.GetClient(), cs.CoreV1().RESTClient(), w.Store, mgr.GetEventRecorder(FieldOwner), m, movesPerMinute)
+	err = builder.ControllerManagedBy(mgr).
+		Named("mover").
+		Watches(&corev1.Pod{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(placed)).
+		WatchesRawSource(source.Func(w.Store.placedPodsOnChange(mgr.GetCache()))).
+		Complete(mover)
+	if err != nil {
+		return nil, fmt.Errorf("mover: %w", err)
+	}
+
+	w.placer = &PodPlacer{Decoder: admission.NewDecoder(mgr.GetScheme()), evaluator: eval, Store: w.Store, Metrics: m}
 	w.validator = &HintValidator{Store: w.Store, Metrics: m}
 	if err := mgr.AddReadyzCheck("inventory-and-webhooks", w.ready); err != nil {
 		return nil, fmt.Errorf("readyz: %w", err)

@@ -65,7 +65,7 @@ func (stderrLogger) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, fo
 func setup(ctx context.Context) error {
 	start := time.Now()
 	c, err := env.sb.StartCluster(ctx, sandbox.ClusterOptions{Name: "consumer", Scheduler: true, Kwok: true,
-		Controllers: []string{"deployment", "replicaset", "job", "cronjob", "statefulset", "daemonset"}})
+		Controllers: []string{"deployment", "replicaset", "job", "cronjob", "statefulset", "daemonset", "disruption"}})
 	if err != nil {
 		return err
 	}

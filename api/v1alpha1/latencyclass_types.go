@@ -11,6 +11,12 @@ type LatencyClassSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s))?$`
 	// +optional
 	MaxRTT string `json:"maxRTT,omitempty"`
+	// MoveAfter is how long a peered cluster must stay out of this class's bound before
+	// xr-webhook moves the pods that opted in (kubexr.io/move: auto), e.g. "30s" or "2m";
+	// from 0s to 24h. Empty means 30s. A workload's kubexr.io/move-after overrides it.
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +optional
+	MoveAfter string `json:"moveAfter,omitempty"`
 	// Description says what the class is for and where its bound comes from.
 	// +optional
 	Description string `json:"description,omitempty"`
@@ -21,6 +27,7 @@ type LatencyClassSpec struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=lc
 // +kubebuilder:printcolumn:name="Max RTT",type=string,JSONPath=`.spec.maxRTT`
+// +kubebuilder:printcolumn:name="Move After",type=string,JSONPath=`.spec.moveAfter`,priority=1
 // +kubebuilder:printcolumn:name="Description",type=string,JSONPath=`.spec.description`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type LatencyClass struct {

@@ -34,6 +34,7 @@ type options struct {
 	certRotation           bool
 	certSecret, service    string
 	configName             string
+	movesPerMinute         int
 	showVersion            bool
 }
 
@@ -51,10 +52,14 @@ func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 	fs.StringVar(&o.certSecret, "cert-secret", "xr-webhook-tls", "Secret holding the serving certificate (with --cert-rotation)")
 	fs.StringVar(&o.service, "service-name", "xr-webhook", "Service in front of the webhook (the certificate's DNS name)")
 	fs.StringVar(&o.configName, "webhook-config-name", "xr-webhook", "name of the Mutating and ValidatingWebhookConfiguration")
+	fs.IntVar(&o.movesPerMinute, "max-moves-per-minute", 10, "most pods the mover evicts in any minute, across the cluster")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.movesPerMinute < 1 {
+		return o, fmt.Errorf("--max-moves-per-minute %d: must be at least 1 (use kubexr.io/move: never to stop moves)", o.movesPerMinute)
 	}
 	if (o.leaderElect || o.certRotation) && o.namespace == "" {
 		return o, errors.New("--namespace (or the POD_NAMESPACE env) is required with --leader-elect or --cert-rotation")
@@ -105,7 +110,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)
 	}
-	w, err := webhook.Setup(ctx, mgr, webhook.Options{})
+	w, err := webhook.Setup(ctx, mgr, webhook.Options{MovesPerMinute: o.movesPerMinute})
 	if err != nil {
 		return err
 	}

@@ -145,3 +145,15 @@ func TestFlagErrorsAreOneLine(t *testing.T) {
 		t.Errorf("parseFlags() error = %v, want %q", err, want)
 	}
 }
+
+func TestMovesPerMinuteFlag(t *testing.T) {
+	o, err := parseFlags([]string{"--namespace", "x"}, &zap.Options{})
+	if err != nil || o.movesPerMinute != 10 {
+		t.Errorf("default --max-moves-per-minute = %d (%v), want 10", o.movesPerMinute, err)
+	}
+	_, err = parseFlags([]string{"--namespace", "x", "--max-moves-per-minute", "0"}, &zap.Options{})
+	want := "--max-moves-per-minute 0: must be at least 1 (use kubexr.io/move: never to stop moves)"
+	if err == nil || err.Error() != want {
+		t.Errorf("parseFlags() error = %v, want %q", err, want)
+	}
+}

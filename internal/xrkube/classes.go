@@ -20,7 +20,7 @@ func ClassSet(items []xrv1.LatencyClass) (policy.ClassSet, error) {
 	var errs []error
 	for i := range items {
 		lc := &items[i]
-		c, err := policy.ParseClass(lc.Name, lc.Spec.MaxRTT, lc.Spec.Description)
+		c, err := policy.ParseClass(lc.Name, lc.Spec.MaxRTT, lc.Spec.MoveAfter, lc.Spec.Description)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("LatencyClass %s: %w", lc.Name, err))
 			continue

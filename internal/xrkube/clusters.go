@@ -20,9 +20,20 @@ func VirtualNodeCluster(n *corev1.Node) string {
 	return n.Labels[policy.LiqoRemoteClusterIDLabel]
 }
 
+// NodeReady reports whether a node can take pods: its Ready condition is True, or it has
+// none yet (a node just registered, before its kubelet's first status).
+func NodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return true
+}
+
 // ClusterNodes groups virtual nodes by remote cluster id: one policy.Cluster per peered
 // cluster with its node names, labels and RTT override (the largest if several nodes
-// disagree: the pessimistic one). Links are left empty for the caller's trackers. A
+// disagree: the pessimistic one); NotReady when none of its nodes is Ready. Links are left empty for the caller's trackers. A
 // malformed override is ignored and reported, naming the node.
 func ClusterNodes(nodes []corev1.Node) (map[string]*policy.Cluster, []error) {
 	out := map[string]*policy.Cluster{}
@@ -35,9 +46,10 @@ func ClusterNodes(nodes []corev1.Node) (map[string]*policy.Cluster, []error) {
 		}
 		c, ok := out[id]
 		if !ok {
-			c = &policy.Cluster{ID: id}
+			c = &policy.Cluster{ID: id, NotReady: true}
 			out[id] = c
 		}
+		c.NotReady = c.NotReady && !NodeReady(n)
 		c.Nodes = append(c.Nodes, n.Name)
 		c.NodeLabels = append(c.NodeLabels, n.Labels)
 		if v, ok := n.Annotations[policy.AnnotationRTTOverride]; ok {

@@ -54,14 +54,31 @@ func (m MetadataReader) get(ctx context.Context, gvk schema.GroupVersionKind, ke
 	return obj, err
 }
 
-// HintSources returns the pod's hint sources most specific first: the pod, its
-// controlling owners nearest first, then its namespace — the order policy.Resolve
-// expects. An owner that no longer exists ends the walk (its pods are being deleted);
-// any other read error is returned, because resolving without a source could drop a
-// constraint.
-func HintSources(ctx context.Context, r MetadataReader, pod *metav1.ObjectMeta, namespace string) ([]policy.Annotated, error) {
-	sources := make([]policy.Annotated, 0, 4)
-	sources = append(sources, policy.Annotated{
+// PodSources are a pod's hint sources and the controllers they were read from.
+type PodSources struct {
+	// Hints are most specific first: the pod, its controlling owners nearest first, then
+	// its namespace — the order policy.Resolve expects.
+	Hints []policy.Annotated
+	// Owners are the controllers read, nearest first (ReplicaSet then Deployment; Job then
+	// CronJob); the last one is the workload users manage.
+	Owners []*metav1.PartialObjectMetadata
+}
+
+// Workload is the outermost controller read (e.g. the Deployment of a ReplicaSet's pod),
+// or nil for a pod without one.
+func (s PodSources) Workload() *metav1.PartialObjectMetadata {
+	if len(s.Owners) == 0 {
+		return nil
+	}
+	return s.Owners[len(s.Owners)-1]
+}
+
+// HintSources reads the pod's hint sources (see PodSources). An owner that no longer
+// exists ends the walk (its pods are being deleted); any other read error is returned,
+// because resolving without a source could drop a constraint.
+func HintSources(ctx context.Context, r MetadataReader, pod *metav1.ObjectMeta, namespace string) (PodSources, error) {
+	out := PodSources{Hints: make([]policy.Annotated, 0, 4)}
+	out.Hints = append(out.Hints, policy.Annotated{
 		Source:      policy.Source{Kind: "pod", Name: podName(pod)},
 		Annotations: pod.Annotations,
 	})
@@ -80,13 +97,14 @@ func HintSources(ctx context.Context, r MetadataReader, pod *metav1.ObjectMeta, 
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s %s/%s: %w", kind, namespace, owner.Name, err)
+			return PodSources{}, fmt.Errorf("read %s %s/%s: %w", kind, namespace, owner.Name, err)
 		}
+		out.Owners = append(out.Owners, meta)
 		next := metav1.GetControllerOfNoCopy(meta)
 		// The deployment controller copies a Deployment's annotations onto its
 		// ReplicaSets: the Deployment, which users annotate, is named as the source.
 		if !(kind == "replicaset" && next != nil && next.Kind == "Deployment") {
-			sources = append(sources, policy.Annotated{
+			out.Hints = append(out.Hints, policy.Annotated{
 				Source:      policy.Source{Kind: kind, Name: owner.Name},
 				Annotations: meta.Annotations,
 			})
@@ -97,14 +115,14 @@ func HintSources(ctx context.Context, r MetadataReader, pod *metav1.ObjectMeta, 
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return nil, fmt.Errorf("read namespace %s: %w", namespace, err)
+		return PodSources{}, fmt.Errorf("read namespace %s: %w", namespace, err)
 	default:
-		sources = append(sources, policy.Annotated{
+		out.Hints = append(out.Hints, policy.Annotated{
 			Source:      policy.Source{Kind: "namespace", Name: namespace},
 			Annotations: ns.Annotations,
 		})
 	}
-	return sources, nil
+	return out, nil
 }
 
 // podName names a pod that may not have a name yet: at admission a pod created from

@@ -41,17 +41,18 @@ func TestHintSources(t *testing.T) {
 		reader MetadataReader
 		pod    metav1.ObjectMeta
 		want   []string
-		err    string
+		// workload is the outermost controller read ("" for none).
+		workload string
 	}{
 		"deployment's pod: the deployment is named, not its replicaset": {
 			reader: MetadataReader{Reader: cache, Fallback: live},
 			pod:    metav1.ObjectMeta{GenerateName: "stream-5d9-", OwnerReferences: controlledBy("ReplicaSet", "apps/v1", "stream-5d9")},
-			want:   []string{"pod/stream-5d9-", "deployment/stream", "namespace/xr"},
+			want:   []string{"pod/stream-5d9-", "deployment/stream", "namespace/xr"}, workload: "stream",
 		},
 		"replicaset without a deployment is a source itself": {
 			reader: MetadataReader{Reader: cache},
 			pod:    metav1.ObjectMeta{Name: "solo-x", OwnerReferences: controlledBy("ReplicaSet", "apps/v1", "solo")},
-			want:   []string{"pod/solo-x", "replicaset/solo", "namespace/xr"},
+			want:   []string{"pod/solo-x", "replicaset/solo", "namespace/xr"}, workload: "solo",
 		},
 		"an owner gone ends the walk": {
 			reader: MetadataReader{Reader: cache},
@@ -71,11 +72,18 @@ func TestHintSources(t *testing.T) {
 				t.Fatal(err)
 			}
 			var names []string
-			for _, s := range got {
+			for _, s := range got.Hints {
 				names = append(names, s.Source.String())
 			}
 			if diff := cmp.Diff(tc.want, names); diff != "" {
 				t.Errorf("sources (-want +got):\n%s", diff)
+			}
+			workload := ""
+			if w := got.Workload(); w != nil {
+				workload = w.Name
+			}
+			if workload != tc.workload {
+				t.Errorf("workload = %q, want %q", workload, tc.workload)
 			}
 		})
 	}
@@ -110,6 +118,9 @@ func TestClusterNodes(t *testing.T) {
 		vn("geneva", "geneva", map[string]string{policy.AnnotationRTTOverride: "fast"}),
 		{ObjectMeta: metav1.ObjectMeta{Name: "local-1"}},
 	}
+	notReady := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse}
+	nodes[0].Status.Conditions = []corev1.NodeCondition{notReady}
+	nodes[2].Status.Conditions = []corev1.NodeCondition{notReady}
 	got, errs := ClusterNodes(nodes)
 	if len(got) != 2 {
 		t.Fatalf("clusters = %d, want 2 (local nodes are not clusters)", len(got))
@@ -119,6 +130,10 @@ func TestClusterNodes(t *testing.T) {
 	}
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "node geneva: kubexr.io/rtt-override") {
 		t.Errorf("errors = %v, want one naming node geneva", errs)
+	}
+	if got["athens"].NotReady || !got["geneva"].NotReady {
+		t.Errorf("NotReady athens=%v geneva=%v; want a cluster NotReady only when none of its nodes is Ready",
+			got["athens"].NotReady, got["geneva"].NotReady)
 	}
 	if got["geneva"].Override != 0 {
 		t.Errorf("a malformed override must be ignored, got %s", got["geneva"].Override)

@@ -83,41 +83,46 @@ func (s *scenario) deploy(ctx context.Context) error {
 	return s.waitSettled(ctx)
 }
 
+// expectedPods are the application's pods by app label.
+var expectedPods = map[string]int{"render": 2, "stream": 2, "client": 2, "analytics": 2}
+
 // waitSettled waits until the namespace holds exactly the expected pods, all Running or
 // Succeeded and none terminating.
 func (s *scenario) waitSettled(ctx context.Context) error {
-	want := map[string]int{"render": 2, "stream": 2, "client": 2, "analytics": 2}
 	start := time.Now()
-	err := waitFor(ctx, "the application's pods running", 3*time.Minute, func() (bool, string) {
-		pods, err := s.pods(ctx)
-		if err != nil {
-			return false, err.Error()
-		}
-		got := map[string]int{}
-		for _, p := range pods {
-			if p.DeletionTimestamp != nil {
-				return false, "pod " + p.Name + " terminating"
-			}
-			if p.Status.Phase != corev1.PodRunning && p.Status.Phase != corev1.PodSucceeded {
-				return false, fmt.Sprintf("pod %s %s", p.Name, p.Status.Phase)
-			}
-			got[p.Labels["app"]]++
-		}
-		for app, n := range want {
-			if got[app] != n {
-				return false, fmt.Sprintf("%d %s pods running, want %d", got[app], app, n)
-			}
-		}
-		return true, ""
-	})
+	err := waitFor(ctx, "the application's pods running", 3*time.Minute, func() (bool, string) { return s.settled(ctx) })
 	if err == nil {
 		total := 0
-		for _, n := range want {
+		for _, n := range expectedPods {
 			total += n
 		}
 		s.say("all %d pods running after %s", total, time.Since(start).Round(100*time.Millisecond))
 	}
 	return err
+}
+
+// settled: exactly the expected pods, all Running or Succeeded, none terminating.
+func (s *scenario) settled(ctx context.Context) (bool, string) {
+	pods, err := s.pods(ctx)
+	if err != nil {
+		return false, err.Error()
+	}
+	got := map[string]int{}
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil {
+			return false, "pod " + p.Name + " terminating"
+		}
+		if p.Status.Phase != corev1.PodRunning && p.Status.Phase != corev1.PodSucceeded {
+			return false, fmt.Sprintf("pod %s %s", p.Name, p.Status.Phase)
+		}
+		got[p.Labels["app"]]++
+	}
+	for app, n := range expectedPods {
+		if got[app] != n {
+			return false, fmt.Sprintf("%d %s pods running, want %d", got[app], app, n)
+		}
+	}
+	return true, ""
 }
 
 func (s *scenario) pods(ctx context.Context) ([]corev1.Pod, error) {
@@ -194,16 +199,38 @@ func (s *scenario) degrade(ctx context.Context) error {
 	if _, err := s.kubectl(ctx, "get", "nodes", "-L", policy.LabelLatencyClass); err != nil {
 		return err
 	}
-	s.say("new pods must avoid %s now: restarting the components whose bound it no longer meets", degradedPeer)
-	if _, err := s.kubectl(ctx, "rollout", "restart", "deployment/render", "deployment/stream", "-n", demoNamespace); err != nil {
+	s.say("nobody restarts anything: xr-webhook's mover evicts the pods whose cluster left their bound (after their move delay, one per workload at a time) and the pod webhook places the replacements")
+	if err := waitFor(ctx, "every pod back within its bound", 3*time.Minute, func() (bool, string) {
+		return s.recovered(ctx)
+	}); err != nil {
 		return err
 	}
-	for _, d := range []string{"deployment/render", "deployment/stream"} {
-		if _, err := s.kubectl(ctx, "rollout", "status", d, "-n", demoNamespace, "--timeout=3m"); err != nil {
-			return err
+	s.recovery = time.Since(changed)
+	s.say("time to recover: %s (from the injected change to every pod running within its bound)", s.recovery.Round(100*time.Millisecond))
+	_, err := s.kubectl(ctx, "get", "events", "-n", demoNamespace, "--field-selector", "reason="+moveReason, "--sort-by=.lastTimestamp",
+		"-o", "custom-columns=OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message")
+	return err
+}
+
+// moveReason is the Event reason of the mover's moves (webhook.ReasonMoving).
+const moveReason = "XRMoving"
+
+// recovered: the namespace holds exactly the expected pods, all Running or Succeeded,
+// none terminating, and every one within its bound.
+func (s *scenario) recovered(ctx context.Context) (bool, string) {
+	if ok, why := s.settled(ctx); !ok {
+		return false, why
+	}
+	rows, err := s.rows(ctx)
+	if err != nil {
+		return false, err.Error()
+	}
+	for _, r := range rows {
+		if !r.Within {
+			return false, r.Pod + ": " + r.Why
 		}
 	}
-	return s.waitSettled(ctx)
+	return true, ""
 }
 
 func (s *scenario) finalSummary(ctx context.Context) error {
@@ -216,6 +243,10 @@ func (s *scenario) finalSummary(ctx context.Context) error {
 		return err
 	}
 	bad := printSummary(s.out, rows)
+	if s.recovery > 0 {
+		fmt.Fprintf(s.out, "\nTime to recover after %s degraded: %s (no manual restart; xr-webhook's mover moved the pods).\n",
+			degradedPeer, s.recovery.Round(100*time.Millisecond))
+	}
 	fmt.Fprintln(s.out, "\nSimulated here: the clusters are local control planes on one machine without kubelets (kwok runs the pods),")
 	if s.st.Mode == "gateways" {
 		fmt.Fprintln(s.out, "and the wide-area distance is a delay injected on the gateways' WireGuard underlay.")

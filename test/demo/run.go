@@ -41,6 +41,8 @@ type scenario struct {
 	env      []string
 	kube     client.Client
 	control  *http.Client
+	// recovery is the time from the injected degradation to every pod within its bound.
+	recovery time.Duration
 }
 
 func runScenario(ctx context.Context, dir, bin string, keep bool) int {

@@ -1,6 +1,7 @@
 // Package liqo_test runs Liqo v1.2.0's real control plane in three local clusters and
 // proves the test bed: peering through liqoctl, virtual nodes from Liqo's virtual
-// kubelet, namespace offloading, pod reflection and unpeering.
+// kubelet, namespace offloading, pod reflection, xr-webhook's mover moving a pod between
+// providers, and unpeering.
 package liqo_test
 
 import (
@@ -11,15 +12,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
 	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/kubexr/kubectl-xr/policy"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
+	"github.com/kubexr/kubectl-xr/test/xrwebhook"
 )
 
 const waitFor = 3 * time.Minute
@@ -158,6 +165,8 @@ func TestLiqoPeeringOffloadingAndReflection(t *testing.T) {
 		})
 	}
 
+	moveBetweenProviders(t, sb, consumer, athens, geneva)
+
 	// Unpeering one provider stops its virtual kubelet and removes its node.
 	if _, err := consumer.Liqoctl(ctx, "unoffload", "namespace", "xr", "--skip-confirm"); err != nil {
 		t.Fatal(err)
@@ -206,4 +215,100 @@ func podNodes(pods []corev1.Pod) []string {
 func eventually(t *testing.T, what string, check func() (bool, string)) {
 	t.Helper()
 	sandbox.Eventually(t, what, waitFor, check)
+}
+
+// moveBetweenProviders: xr-webhook (in-process, as its ServiceAccount) places a hinted
+// pod on athens through Liqo's real virtual kubelet; when athens leaves the pod's bound
+// the mover evicts it, the remote twin on athens disappears, and the replacement runs on
+// geneva with its status reflected back. The RTTs are the stand-in Connections (Liqo's
+// networking is disabled in this test bed; test/gateways measures for real).
+func moveBetweenProviders(t *testing.T, sb *sandbox.Sandbox, consumer, athens, geneva *sandbox.Cluster) {
+	ctx := context.Background()
+	ctrllog.SetLogger(logr.Discard()) // the in-process xr-webhook's logs are not this test's output
+	run, err := xrwebhook.Start(ctx, sb, consumer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, cfg := range []client.Object{&admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfiguration{}} {
+			cfg.SetName("xr-webhook")
+			_ = consumer.Client.Delete(ctx, cfg)
+		}
+		run.Stop()
+	}()
+	at := time.Now()
+	sample := func(c *sandbox.Cluster, rtt time.Duration) {
+		at = at.Add(time.Second) // Liqo's timestamps advance; the observer counts each once
+		if err := consumer.StandInConnection(ctx, c.Name, networkingv1beta1.Connected, rtt, at); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	class := func(c *sandbox.Cluster) string {
+		n := &corev1.Node{}
+		_ = consumer.Client.Get(ctx, client.ObjectKey{Name: c.Name}, n)
+		return n.Labels[policy.LabelLatencyClass]
+	}
+	sample(athens, 5*time.Millisecond)
+	sample(geneva, 40*time.Millisecond)
+	eventually(t, "classes from the Connections", func() (bool, string) {
+		return class(athens) == "ultra-low" && class(geneva) == "interactive", class(athens) + " " + class(geneva)
+	})
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "xr"}}
+	if err := consumer.Client.Patch(ctx, ns, client.RawPatch(types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"kubexr.io/enabled":"true"},"annotations":{"kubexr.io/move":"auto"}}}`))); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "render"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "render", Namespace: "xr", Annotations: map[string]string{
+			policy.AnnotationLatencyClass: "low", policy.AnnotationMoveAfter: "2s"}},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "render", Image: "xr/render"}}}}},
+	}
+	if err := consumer.Client.Create(ctx, dep); err != nil {
+		t.Fatal(err)
+	}
+	runsOn := func(provider *sandbox.Cluster) func() (bool, string) {
+		return func() (bool, string) {
+			var pods corev1.PodList
+			if err := consumer.Client.List(ctx, &pods, client.InNamespace("xr"), client.MatchingLabels(labels)); err != nil {
+				return false, err.Error()
+			}
+			remote := runningPods(t, provider, "xr")
+			ok := len(pods.Items) == 1 && pods.Items[0].Spec.NodeName == provider.Name &&
+				pods.Items[0].Status.Phase == corev1.PodRunning && pods.Items[0].Status.PodIP != "" && len(remote) == 1
+			return ok, "consumer: " + strings.Join(podNodes(pods.Items), ", ") + "; " + provider.Name + ": " + strings.Join(podNodes(remote), ", ")
+		}
+	}
+	eventually(t, "the render pod running on edge-athens, reflected", runsOn(athens))
+
+	for i := 0; class(geneva) != "low"; i++ {
+		if i == 20 {
+			t.Fatalf("cloud-geneva not low after 20 samples of 15ms: %s", class(geneva))
+		}
+		sample(geneva, 15*time.Millisecond)
+	}
+	for range 3 {
+		sample(athens, 40*time.Millisecond) // smoothed 5 → 15.5 → 22.85 → 28ms
+	}
+	degraded := time.Now()
+	eventually(t, "the render pod moved to cloud-geneva, reflected", runsOn(geneva))
+	eventually(t, "no twin left on edge-athens", func() (bool, string) {
+		var left corev1.PodList
+		if err := athens.Client.List(ctx, &left, client.InNamespace("xr")); err != nil {
+			return false, err.Error()
+		}
+		return len(left.Items) == 0, strings.Join(podNodes(left.Items), ", ")
+	})
+	t.Logf("moved from edge-athens to cloud-geneva through Liqo in %s after the degradation (move delay 2s)",
+		time.Since(degraded).Round(100*time.Millisecond))
+	if err := consumer.Client.Delete(ctx, dep, client.PropagationPolicy(metav1.DeletePropagationForeground)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "render pods gone on cloud-geneva", func() (bool, string) {
+		left := runningPods(t, geneva, "xr")
+		return len(left) == 0, strings.Join(podNodes(left), ", ")
+	})
 }

@@ -22,7 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -60,6 +62,11 @@ func ManifestsDir(name string) string {
 // Start applies manifests/default to c and runs xr-webhook until Stop; extra registers
 // more handlers on its webhook server (nil for none). It returns once /readyz passes.
 func Start(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, extra func(ctrl.Manager)) (*Running, error) {
+	return StartWith(ctx, sb, c, extra, webhook.Options{})
+}
+
+// StartWith is Start with webhook options (its Metrics are always a fresh registry's).
+func StartWith(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, extra func(ctrl.Manager), opts webhook.Options) (*Running, error) {
 	configs, err := applyManifests(ctx, sb, c)
 	if err != nil {
 		return nil, err
@@ -71,7 +78,7 @@ func Start(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, extra f
 	if r.CA, err = os.ReadFile(c.PKI.CACert); err != nil {
 		return nil, err
 	}
-	if err := r.startManager(ctx, c, extra); err != nil {
+	if err := r.startManager(ctx, c, extra, opts); err != nil {
 		return nil, err
 	}
 	if err := applyConfigs(ctx, c, configs, r.Port, r.CA); err != nil {
@@ -161,7 +168,7 @@ func waitReady(probePort int, exited func() (bool, string)) error {
 	}
 }
 
-func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra func(ctrl.Manager)) error {
+func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra func(ctrl.Manager), opts webhook.Options) error {
 	certDir, err := servingCerts(c)
 	if err != nil {
 		return err
@@ -182,13 +189,17 @@ func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra fu
 		LeaderElectionID:        "xr-webhook.kubexr.io",
 		LeaderElectionNamespace: Namespace,
 		WebhookServer:           crwebhook.NewServer(crwebhook.Options{Host: "127.0.0.1", Port: r.Port, CertDir: certDir}),
+		// Tests may run several xr-webhooks in one process (one per cluster); controller
+		// names are unique per process otherwise.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		return err
 	}
 	r.Registry = prometheus.NewRegistry()
 	r.Metrics = webhook.NewMetrics(r.Registry)
-	if r.Webhook, err = webhook.Setup(ctx, mgr, webhook.Options{Metrics: r.Metrics}); err != nil {
+	opts.Metrics = r.Metrics
+	if r.Webhook, err = webhook.Setup(ctx, mgr, opts); err != nil {
 		return err
 	}
 	r.Webhook.Serve(mgr)
