@@ -47,9 +47,9 @@ type Mover struct {
 	Client client.Client
 	// Evictions posts pods/eviction (see evict).
 	Evictions rest.Interface
-	Store    *Store
-	Recorder Recorder
-	Metrics  *Metrics
+	Store     *Store
+	Recorder  Recorder
+	Metrics   *Metrics
 	// FlightTimeout is how long a workload's move may take (its replacement Ready)
 	// before the next pod of the workload may move anyway.
 	FlightTimeout time.Duration
