@@ -63,12 +63,16 @@ type moveState struct {
 	flights map[string]flight
 	// blocked is the reason last reported per pod, so each blocked episode gets one Event.
 	blocked map[types.UID]string
-	// backoff is the next wait after a refused eviction, per pod.
+	// backoff is the next wait after a refused eviction, per pod, and retryAt the time
+	// before which the pod is not tried again (other triggers, such as each new
+	// snapshot, come sooner than the backoff).
 	backoff map[types.UID]time.Duration
+	retryAt map[types.UID]time.Time
 }
 
 func newMoveState() *moveState {
-	return &moveState{flights: map[string]flight{}, blocked: map[types.UID]string{}, backoff: map[types.UID]time.Duration{}}
+	return &moveState{flights: map[string]flight{}, blocked: map[types.UID]string{},
+		backoff: map[types.UID]time.Duration{}, retryAt: map[types.UID]time.Time{}}
 }
 
 // Bounds of the wait after a PodDisruptionBudget refused an eviction.
@@ -77,8 +81,9 @@ const (
 	maxBackoff   = 2 * time.Minute
 )
 
-// nextBackoff doubles the pod's wait, from firstBackoff up to maxBackoff.
-func (s *moveState) nextBackoff(pod types.UID) time.Duration {
+// nextBackoff doubles the pod's wait, from firstBackoff up to maxBackoff, and holds the
+// pod back until now plus that wait.
+func (s *moveState) nextBackoff(pod types.UID, now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.backoff[pod]
@@ -86,7 +91,15 @@ func (s *moveState) nextBackoff(pod types.UID) time.Duration {
 		d = firstBackoff
 	}
 	s.backoff[pod] = min(2*d, maxBackoff)
+	s.retryAt[pod] = now.Add(d)
 	return d
+}
+
+// waitFor is how long the pod is still held back by its backoff (0: not held).
+func (s *moveState) waitFor(pod types.UID, now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(s.retryAt[pod].Sub(now), 0)
 }
 
 // report returns true the first time a pod is blocked for reason in a row, so the Event
@@ -107,6 +120,7 @@ func (s *moveState) forget(pod types.UID) {
 	defer s.mu.Unlock()
 	delete(s.blocked, pod)
 	delete(s.backoff, pod)
+	delete(s.retryAt, pod)
 }
 
 func (s *moveState) inFlight(workload string) (flight, bool) {

@@ -50,9 +50,16 @@ func TestMoveStateReportsOncePerEpisodeAndBacksOff(t *testing.T) {
 	if !s.report("p", "rate-limit") {
 		t.Error("a new reason must be reported")
 	}
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	var waits []time.Duration
 	for range 7 {
-		waits = append(waits, s.nextBackoff("p"))
+		waits = append(waits, s.nextBackoff("p", t0))
+	}
+	if got := s.waitFor("p", t0.Add(time.Minute)); got != time.Minute {
+		t.Errorf("held back %v after the last refusal's 2m backoff, 1m in; want 1m", got)
+	}
+	if got := s.waitFor("p", t0.Add(3*time.Minute)); got != 0 {
+		t.Errorf("held back %v after the backoff ended, want 0", got)
 	}
 	want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 2 * time.Minute, 2 * time.Minute}
 	for i := range want {
@@ -61,7 +68,7 @@ func TestMoveStateReportsOncePerEpisodeAndBacksOff(t *testing.T) {
 		}
 	}
 	s.forget("p")
-	if !s.report("p", "pdb") || s.nextBackoff("p") != firstBackoff {
+	if s.waitFor("p", t0) != 0 || !s.report("p", "pdb") || s.nextBackoff("p", t0) != firstBackoff {
 		t.Error("forget must reset the report and the backoff")
 	}
 }

@@ -77,8 +77,9 @@ func (m *Mover) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 	if err := m.Client.Get(ctx, req.NamespacedName, pod); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if pod.DeletionTimestamp != nil || pod.Annotations[policy.AnnotationDecision] == "" {
-		m.state.forget(pod.UID)
+	finished := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	if pod.DeletionTimestamp != nil || finished || pod.Annotations[policy.AnnotationDecision] == "" {
+		m.state.forget(pod.UID) // nothing to move: going, done, or never placed
 		return reconcile.Result{}, nil
 	}
 	snap := m.Store.Load()
@@ -92,7 +93,7 @@ func (m *Mover) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 	case err != nil:
 		return reconcile.Result{}, err
 	case !ev.Hint.Present():
-		return reconcile.Result{}, m.within(ctx, pod)
+		return reconcile.Result{}, m.endEpisode(ctx, pod)
 	}
 	if pod.Spec.NodeName == "" {
 		return reconcile.Result{}, m.replaceStranded(ctx, pod, ev, srcs)
@@ -102,11 +103,9 @@ func (m *Mover) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 		return reconcile.Result{}, err
 	}
 	a := ev.Assess(cluster, ready)
-	if a.Within {
-		return reconcile.Result{}, m.within(ctx, pod)
-	}
-	if ev.Hint.Move != policy.MoveAuto {
-		return reconcile.Result{}, nil // never (the default): out of bound, and staying
+	if a.Within || ev.Hint.Move != policy.MoveAuto {
+		// Within the bound, or out of it and staying (never, the default).
+		return reconcile.Result{}, m.endEpisode(ctx, pod)
 	}
 	since, err := m.outOfBoundSince(ctx, pod)
 	if err != nil {
@@ -142,11 +141,14 @@ func (m *Mover) move(ctx context.Context, pod *corev1.Pod, ev policy.Evaluation,
 		m.blocked(pod, srcs, blockedNothingElse, "cannot move out of %s: %s; it stays until one does", o, why)
 		return reconcile.Result{}, nil // the next snapshot re-judges it
 	}
+	now := m.Clock.Now()
+	if wait := m.state.waitFor(pod.UID, now); wait > 0 {
+		return reconcile.Result{RequeueAfter: wait}, nil // a refused eviction's backoff
+	}
 	workload := workloadKey(pod, srcs)
 	if m.busy(ctx, workload) {
 		return reconcile.Result{RequeueAfter: 2 * time.Second}, nil
 	}
-	now := m.Clock.Now()
 	ok, retry := m.window.take(now)
 	if !ok {
 		m.blocked(pod, srcs, blockedRateLimit, "cannot move out of %s yet: xr-webhook moves at most %d pods a minute; retrying in %s",
@@ -157,7 +159,7 @@ func (m *Mover) move(ctx context.Context, pod *corev1.Pod, ev policy.Evaluation,
 	switch {
 	case apierrors.IsTooManyRequests(err):
 		m.window.giveBack(now)
-		wait := m.state.nextBackoff(pod.UID)
+		wait := m.state.nextBackoff(pod.UID, now)
 		m.blocked(pod, srcs, blockedPDB, "cannot move out of %s: the eviction was refused (%v); retrying with backoff, never forced",
 			o, err)
 		return reconcile.Result{RequeueAfter: wait}, nil
@@ -290,8 +292,8 @@ func (m *Mover) outOfBoundSince(ctx context.Context, pod *corev1.Pod) (time.Time
 	return now, m.annotate(ctx, pod, now.UTC().Format(time.RFC3339))
 }
 
-// within clears what the mover recorded of an out-of-bound episode.
-func (m *Mover) within(ctx context.Context, pod *corev1.Pod) error {
+// endEpisode clears what the mover recorded of an out-of-bound episode.
+func (m *Mover) endEpisode(ctx context.Context, pod *corev1.Pod) error {
 	m.state.forget(pod.UID)
 	if _, ok := pod.Annotations[policy.AnnotationOutOfBoundSince]; !ok {
 		return nil

@@ -44,6 +44,14 @@ func TestMalformedHintsAreRejectedAtApplyTime(t *testing.T) {
 			obj:  deployment("t4", "stream", 1, nil, map[string]string{policy.AnnotationMaxRTT: "soon"}),
 			want: `spec.template.metadata.annotations: kubexr.io/max-rtt: "soon" is not a duration (use e.g. "15ms")`,
 		},
+		"deployment with an unknown move policy": {
+			obj:  deployment("t4", "mover", 1, map[string]string{policy.AnnotationMove: "always"}, nil),
+			want: `metadata.annotations: kubexr.io/move: "always" is not a move policy (use auto or never)`,
+		},
+		"pod template with a move delay over a day": {
+			obj:  deployment("t4", "slow", 1, nil, map[string]string{policy.AnnotationMoveAfter: "48h"}),
+			want: `spec.template.metadata.annotations: kubexr.io/move-after: "48h" is longer than 24h (use kubexr.io/move: never to keep pods where they run)`,
+		},
 		"cronjob's job template with an unknown placement": {
 			obj:  cronjob,
 			want: `spec.jobTemplate.spec.template.metadata.annotations: kubexr.io/placement: "edge" is not a placement (use any, local or remote)`,
