@@ -189,6 +189,7 @@ func TestRecordJSONMatchesEncodingJSON(t *testing.T) {
 		"default source":    inv.Decide(Request{Hint: Hint{Placement: PlacementLocal, PlacementSource: podSrc}, Classes: MustDefaultClassSet(), Now: t0}),
 		"escaping":          {Hint: weird, Bound: 20 * ms, Reason: "x\ty\\z"},
 		"unknown rtt":       {Hint: classHint("best-effort"), Remote: []Candidate{{ID: "nodata"}}},
+		"move stated":       {Hint: func() Hint { h := classHint("low"); h.Move, h.MoveSource = MoveNever, nsSrc; return h }()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			want, err := json.Marshal(d.Record())

@@ -22,6 +22,9 @@ type Record struct {
 	More      int             `json:"more,omitempty"`
 	Reason    string          `json:"reason,omitempty"`
 	Note      string          `json:"note,omitempty"`
+	// Move is the move policy when a hint source stated one (auto or never); empty for
+	// the default, never.
+	Move string `json:"move,omitempty"`
 }
 
 // RecordCluster is one eligible cluster in a Record.
@@ -40,6 +43,9 @@ func (d Decision) Record() Record {
 		Local:     d.Local,
 		Reason:    d.Reason,
 		Note:      d.Hint.Note(),
+	}
+	if d.Hint.MoveSource.Kind != "" {
+		r.Move = string(d.Hint.Move)
 	}
 	if d.Bound > 0 {
 		r.Bound = FormatRTT(d.Bound)
@@ -122,6 +128,10 @@ func (d Decision) RecordJSON() string {
 	if note := d.Hint.Note(); note != "" {
 		b.WriteString(`,"note":`)
 		writeJSONString(&b, note)
+	}
+	if d.Hint.MoveSource.Kind != "" {
+		b.WriteString(`,"move":`)
+		writeJSONString(&b, string(d.Hint.Move))
 	}
 	b.WriteByte('}')
 	return b.String()

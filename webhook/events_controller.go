@@ -66,7 +66,7 @@ func (e *PlacementEvents) Reconcile(ctx context.Context, req reconcile.Request) 
 		logf.FromContext(ctx).Info("pod decision annotation is not a decision record", "error", err.Error())
 		return reconcile.Result{}, nil
 	}
-	eventtype, reason, note := placementEvent(rec, strandedFate(metav1.GetControllerOfNoCopy(pod), pod.Annotations[policy.AnnotationMove]))
+	eventtype, reason, note := placementEvent(rec, strandedFate(metav1.GetControllerOfNoCopy(pod), rec.Move))
 	e.Recorder.Eventf(pod, nil, eventtype, reason, eventAction, "%s", note)
 	return reconcile.Result{}, nil
 }
@@ -96,7 +96,8 @@ func placementEvent(r policy.Record, stranded string) (eventtype, reason, note s
 
 // strandedFate says what happens to a pod admitted while no cluster qualified: its
 // required node affinity matches no node and cannot change, so it is Pending until it is
-// replaced — by the mover when a controller recreates it, else by the user.
+// replaced — by the mover when a controller recreates it (unless a hint source said
+// move: never, the record's Move), else by the user.
 func strandedFate(owner *metav1.OwnerReference, move string) string {
 	switch {
 	case policy.NotRecreated(owner) != "":

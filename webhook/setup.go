@@ -78,37 +78,6 @@ func slimPod(obj any) (any, error) {
 	return pod, nil
 }
 
-// Pod cache indexes of the mover.
-const (
-	// controllerUIDIndex: pods by their controller's UID, to see a replacement Ready.
-	controllerUIDIndex = "kubexr.io/controller-uid"
-	// placedNodeIndex: placed pods (with a decision record) by node name, "" while
-	// unscheduled, to re-judge the pods of every virtual node on each new snapshot.
-	placedNodeIndex = "kubexr.io/placed-node"
-)
-
-func indexPods(ctx context.Context, idx client.FieldIndexer) error {
-	err := idx.IndexField(ctx, &corev1.Pod{}, controllerUIDIndex, func(o client.Object) []string {
-		if owner := metav1.GetControllerOfNoCopy(o); owner != nil {
-			return []string{string(owner.UID)}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("index pods by controller: %w", err)
-	}
-	err = idx.IndexField(ctx, &corev1.Pod{}, placedNodeIndex, func(o client.Object) []string {
-		if _, placed := o.GetAnnotations()[policy.AnnotationDecision]; placed {
-			return []string{o.(*corev1.Pod).Spec.NodeName}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("index pods by node: %w", err)
-	}
-	return nil
-}
-
 // Webhook is xr-webhook wired into a manager.
 type Webhook struct {
 	Store   *Store
@@ -197,7 +166,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, er
 	err = builder.ControllerManagedBy(mgr).
 		Named("mover").
 		Watches(&corev1.Pod{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(placed)).
-		WatchesRawSource(source.Func(w.Store.placedPodsOnChange(mgr.GetCache()))).
+		WatchesRawSource(source.Func(placedPodsOnChange(w.Store, mgr.GetCache()))).
 		Complete(mover)
 	if err != nil {
 		return nil, fmt.Errorf("mover: %w", err)

@@ -1,15 +1,7 @@
 package webhook
 
 import (
-	"context"
 	"sync/atomic"
-
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/util/workqueue"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/kubexr/kubectl-xr/policy"
 )
@@ -48,42 +40,3 @@ func (s *Store) Publish(snap *Snapshot) {
 
 // Loaded reports whether a snapshot was published: until then no pod is admitted.
 func (s *Store) Loaded() bool { return s.current.Load() != nil }
-
-// placed selects pods carrying a decision record: the only ones the mover judges.
-var placed = predicate.NewPredicateFuncs(func(o client.Object) bool {
-	_, ok := o.GetAnnotations()[policy.AnnotationDecision]
-	return ok
-})
-
-// placedPodsOnChange is a source for the mover: after each publication it enqueues every
-// placed pod on a virtual node of the new snapshot and every unscheduled placed pod, so
-// running pods are re-judged whenever the measurements change.
-func (s *Store) placedPodsOnChange(c client.Reader) func(context.Context, workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-	return func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-s.Changed():
-				}
-				snap := s.Load()
-				nodes := []string{""}
-				for _, c := range snap.Inventory.Clusters() {
-					nodes = append(nodes, c.Nodes...)
-				}
-				for _, node := range nodes {
-					var pods corev1.PodList
-					if err := c.List(ctx, &pods, client.MatchingFields{placedNodeIndex: node}); err != nil {
-						logf.FromContext(ctx).Error(err, "list placed pods", "node", node)
-						continue
-					}
-					for i := range pods.Items {
-						q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pods.Items[i])})
-					}
-				}
-			}
-		}()
-		return nil
-	}
-}
