@@ -247,9 +247,11 @@ func TestMoverRefusals(t *testing.T) {
 		return false, "no refusal yet"
 	})
 	for reason, was := range before {
-		if got := blocked(reason) - was; got < 1 {
+		got := blocked(reason) - was
+		if got < 1 {
 			t.Errorf("kubexr_moves_blocked_total{reason=%s} grew by %v, want at least 1", reason, got)
 		}
+		t.Logf("kubexr_moves_blocked_total{reason=%s} +%v", reason, got)
 	}
 	// Nothing of these moved; the opted-out pod was not even recorded out of bound.
 	if got := moves(policy.MoveReasonOverBound) - movedBefore; got != 0 {
@@ -277,6 +279,7 @@ func TestMoverRefusals(t *testing.T) {
 	if err := env.c.Client.Update(ctx, pdb); err != nil {
 		t.Fatal(err)
 	}
+	allowed := time.Now()
 	sandbox.Eventually(t, "guarded pods moved after the budget allowed it", 2*time.Minute, func() (bool, string) {
 		got := nodesOf(t, "m2", map[string]string{"app": "guarded"})
 		for _, node := range got {
@@ -286,6 +289,8 @@ func TestMoverRefusals(t *testing.T) {
 		}
 		return len(got) == 2, fmt.Sprint(got)
 	})
+	t.Logf("after the budget allowed it: %v moves in %s", moves(policy.MoveReasonOverBound)-movedBefore,
+		time.Since(allowed).Round(100*time.Millisecond))
 }
 
 func ptrIntStr(v int) *intstr.IntOrString { x := intstr.FromInt32(int32(v)); return &x }
