@@ -19,9 +19,12 @@ type provider struct {
 	RTT  time.Duration
 }
 
+// frankfurt's 12 ms leaves room under the 18 ms a cluster must fall below to enter "low"
+// (20 ms less the 10 % hysteresis): Liqo's gateways report 1–4 ms above the injected delay
+// on this machine, and at 14 ms a demo run stayed "interactive" at a smoothed 19.1 ms.
 var providers = []provider{
 	{"edge-athens", 4 * time.Millisecond},
-	{"edge-frankfurt", 14 * time.Millisecond},
+	{"edge-frankfurt", 12 * time.Millisecond},
 	{"cloud-geneva", 38 * time.Millisecond},
 }
 
