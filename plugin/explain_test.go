@@ -29,6 +29,21 @@ func waitNodeLabel(t *testing.T, node, class string) {
 	t.Fatalf("node %s not labelled %s by xr-webhook's observer: %v", node, class, n.Labels)
 }
 
+// explainUntil runs kubectl xr explain args until its output contains want (30 s at most,
+// as the observer follows new samples) and returns that output.
+func explainUntil(t *testing.T, want string, args ...string) string {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out := mustXR(t, append([]string{"explain"}, args...)...)
+		if strings.Contains(out, want) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kubectl xr explain %s never showed %q; last output:\n%s", strings.Join(args, " "), want, out)
+		}
+	}
+}
+
 func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 	ctx := context.Background()
 	if err := env.c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "explain"}}); err != nil {
@@ -117,15 +132,7 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The observer smooths 14ms then 40ms to 21.8ms (EWMA 0.3): over the 20ms bound.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		out = mustXR(t, "explain", "deploy/stream", "-n", "explain")
-		if strings.Contains(out, "cloud-geneva         21.8ms     not eligible: over the bound 20ms") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("explain after the rise:\n%s", out)
-		}
-	}
+	explainUntil(t, "cloud-geneva         21.8ms     not eligible: over the bound 20ms", "deploy/stream", "-n", "explain")
 	// 21.8ms is over the bound but within the 10 % move margin: the pod stays.
 	if out := mustXR(t, "explain", "deploy/edge", "-n", "explain"); !strings.Contains(out, "over its bound 20ms by less than the move margin: stays") {
 		t.Errorf("explain pod line at 21.8ms:\n%s", out)
@@ -135,15 +142,8 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 	if err := env.c.StandInConnection(ctx, "cloud-geneva", networkingv1beta1.Connected, 40*time.Millisecond, time.Now().Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		out = mustXR(t, "explain", "deploy/edge", "-n", "explain")
-		if strings.Contains(out, "OUTSIDE ITS BOUND (RTT 27.3ms is over the bound 20ms); will not move: no other cluster qualifies now") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("explain does not say why the pod stays:\n%s", out)
-		}
-	}
+	out = explainUntil(t, "OUTSIDE ITS BOUND (RTT 27.3ms is over the bound 20ms); will not move: no other cluster qualifies now",
+		"deploy/edge", "-n", "explain")
 	if !strings.Contains(out, "Move:        auto    from namespace/explain") || !strings.Contains(out, "Move after:  30s    from default") {
 		t.Errorf("explain lacks the move hint:\n%s", out)
 	}

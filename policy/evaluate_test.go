@@ -111,6 +111,9 @@ func TestEvaluateUnhintedAndMalformed(t *testing.T) {
 	if err != nil || e.Hint.Present() || e.Decision.Eligible() {
 		t.Errorf("unhinted pod: hint %+v decision %+v err %v; want no hint, no decision", e.Hint, e.Decision, err)
 	}
+	if AnyHint(sources(map[string]string{"other": "x"})) || !AnyHint(sources(map[string]string{AnnotationMoveAfter: "1s"})) {
+		t.Error("AnyHint must see exactly the hint keys")
+	}
 	_, err = Evaluate(Input{Sources: sources(map[string]string{AnnotationMove: "sometimes"}), Classes: MustDefaultClassSet(), Inventory: inv, Now: t0})
 	if want := `deployment/render: kubexr.io/move: "sometimes" is not a move policy (use auto or never)`; err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %q", err, want)

@@ -252,6 +252,17 @@ func Resolve(sources []Annotated, classes ClassSet) (Hint, error) {
 	return h, nil
 }
 
+// AnyHint reports whether any source carries a hint key: when none does, Evaluate leaves
+// the pod alone whatever else it is given, so callers may skip reading the rest.
+func AnyHint(sources []Annotated) bool {
+	for _, s := range sources {
+		if hasHintKeys(s.Annotations) {
+			return true
+		}
+	}
+	return false
+}
+
 func hasHintKeys(a map[string]string) bool {
 	if len(a) == 0 {
 		return false

@@ -33,9 +33,11 @@ func (e evaluator) evaluate(ctx context.Context, snap *Snapshot, pod *metav1.Obj
 	if err != nil {
 		return policy.Evaluation{}, srcs, err
 	}
-	offloading, err := e.offloading(ctx, ns, snap.Inventory)
-	if err != nil {
-		return policy.Evaluation{}, srcs, err
+	var offloading *policy.Offloading
+	if policy.AnyHint(srcs.Hints) { // an unhinted pod is left alone: no need to read more
+		if offloading, err = e.offloading(ctx, ns, snap.Inventory); err != nil {
+			return policy.Evaluation{}, srcs, err
+		}
 	}
 	ev, err := policy.Evaluate(policy.Input{Sources: srcs.Hints, Classes: snap.Classes, Inventory: snap.Inventory,
 		Offloading: offloading, Now: e.Clock.Now()})
