@@ -33,8 +33,9 @@ func NodeReady(n *corev1.Node) bool {
 
 // ClusterNodes groups virtual nodes by remote cluster id: one policy.Cluster per peered
 // cluster with its node names, labels and RTT override (the largest if several nodes
-// disagree: the pessimistic one); NotReady when none of its nodes is Ready. Links are left empty for the caller's trackers. A
-// malformed override is ignored and reported, naming the node.
+// disagree: the pessimistic one); NotReady when none of its nodes is Ready. Links are
+// left empty for the caller's trackers. A malformed override is ignored and reported,
+// naming the node.
 func ClusterNodes(nodes []corev1.Node) (map[string]*policy.Cluster, []error) {
 	out := map[string]*policy.Cluster{}
 	var errs []error
