@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -132,5 +133,42 @@ func TestRenderMatchesKubectlKustomize(t *testing.T) {
 		if diff := cmp.Diff(string(wantJSON), string(gotJSON)); diff != "" {
 			t.Errorf("manifests/%s (-kubectl +Render):\n%s", name, diff)
 		}
+	}
+}
+
+// The validator's matchConditions list the hint keys in CEL; they must be exactly
+// policy.HintKeys, or a new hint key would never be validated (and a removed one would
+// make an outage block more than it must).
+func TestValidatorMatchConditionsNameEveryHintKey(t *testing.T) {
+	objs, err := manifests.Objects("webhook/webhooks.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted := make([]string, len(policy.HintKeys))
+	for i, k := range policy.HintKeys {
+		quoted[i] = "'" + k + "'"
+	}
+	want := "[" + strings.Join(quoted, ", ") + "]"
+	checked := 0
+	for _, o := range objs {
+		if o.GetKind() != "ValidatingWebhookConfiguration" {
+			continue
+		}
+		hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+		for _, h := range hooks {
+			conds, _ := h.(map[string]any)["matchConditions"].([]any)
+			for _, c := range conds {
+				expr, _ := c.(map[string]any)["expression"].(string)
+				if strings.Contains(expr, "kubexr.io/") {
+					checked++
+					if !strings.Contains(strings.Join(strings.Fields(expr), " "), want) {
+						t.Errorf("webhook %v: matchCondition does not list exactly %s:\n%s", h.(map[string]any)["name"], want, expr)
+					}
+				}
+			}
+		}
+	}
+	if checked != 2 {
+		t.Errorf("checked %d matchConditions naming hint keys, want 2 (pods and workloads, namespaces)", checked)
 	}
 }

@@ -162,8 +162,14 @@ func (o *ExplainOptions) state(ctx context.Context, ns string) (*explainState, e
 	if err := o.kube.client.List(ctx, &conns); err != nil && !isNoMatch(err) {
 		return nil, fmt.Errorf("list Liqo Connections: %w", err)
 	}
+	var namespaces metav1.PartialObjectMetadataList
+	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := o.kube.client.List(ctx, &namespaces, xrkube.TenantSelector); err != nil {
+		return nil, fmt.Errorf("list Liqo tenant namespaces: %w", err)
+	}
 	params := policy.DefaultSmoothing()
-	st.inventory = policy.NewInventory(xrkube.Observed(nodes.Items, conns.Items, st.classes, params), params)
+	st.inventory = policy.NewInventory(xrkube.Observed(nodes.Items, conns.Items, xrkube.TenantsOf(namespaces.Items),
+		o.now(), st.classes, params), params)
 	no := &offloadingv1beta1.NamespaceOffloading{}
 	switch err := o.kube.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: xrkube.NamespaceOffloadingName}, no); {
 	case err == nil:

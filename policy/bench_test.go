@@ -67,3 +67,38 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApplyUserTerms is Apply on a pod that already went through placement once
+// (reinvocation: the de-duplication of the cross-product's copies runs) with n user
+// terms. Hostile pods can carry thousands; the cost must grow linearly: compare
+// terms=5000 with terms=500 (10× the terms, goal ≤ 12× the time).
+func BenchmarkApplyUserTerms(b *testing.B) {
+	inv := benchInventory(100)
+	d := inv.Decide(Request{Hint: classHint("low"), Classes: MustDefaultClassSet(), Offloading: offloadedToAll(inv), Now: t0})
+	for _, n := range []int{500, 5000} {
+		placed := podWithUserTerms(n)
+		d.Apply(&placed)
+		b.Run(fmt.Sprintf("terms=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				spec := placed
+				d.Apply(&spec)
+			}
+		})
+	}
+}
+
+// podWithUserTerms has n distinct required terms of two expressions each.
+func podWithUserTerms(n int) corev1.PodSpec {
+	terms := make([]corev1.NodeSelectorTerm, n)
+	for i := range terms {
+		terms[i].MatchExpressions = []corev1.NodeSelectorRequirement{
+			{Key: "topology.kubernetes.io/zone", Operator: corev1.NodeSelectorOpIn, Values: []string{fmt.Sprintf("zone-%d", i)}},
+			{Key: "kubernetes.io/arch", Operator: corev1.NodeSelectorOpIn, Values: []string{"amd64"}},
+		}
+	}
+	spec := benchPod()
+	spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}}
+	return spec
+}

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"reflect"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -232,34 +231,43 @@ func tierWeight(tier, maxTier int) int32 {
 	return int32(remoteTopWeight - (remoteTopWeight-remoteLowWeight)*tier/maxTier)
 }
 
-// stripInjectedTerms removes injected expressions (a marker and the expression right
-// before it, or the no-eligible expression) and then duplicate terms: the cross-product
-// made copies of each user term, and an exact duplicate among ORed terms changes no
-// placement, so dropping it on every pass keeps Apply idempotent. It returns terms
-// unchanged when there is nothing to remove.
+// stripInjectedTerms removes injected expressions (a marker and the injected expression
+// right before it, or the no-eligible expression; nothing else, so a user's expression is
+// never dropped) and then duplicate terms: the cross-product made copies of each user
+// term, and an exact duplicate among ORed terms changes no placement, so dropping it on
+// every pass keeps Apply idempotent. Duplicates are found by each term's encoding, in
+// time linear in the terms' size (a pod with thousands of terms must not cost seconds).
+// It returns terms unchanged when there is nothing to remove.
 func stripInjectedTerms(terms []corev1.NodeSelectorTerm) []corev1.NodeSelectorTerm {
 	if len(terms) < 2 && !anyInjected(terms) {
 		return terms
 	}
 	out := make([]corev1.NodeSelectorTerm, 0, len(terms))
+	seen := make(map[string]struct{}, len(terms))
 	for _, t := range terms {
 		exprs := make([]corev1.NodeSelectorRequirement, 0, len(t.MatchExpressions))
 		hadInjected := false
-		for _, e := range t.MatchExpressions {
-			if e.Key != InjectedKey {
+		for i, e := range t.MatchExpressions {
+			switch {
+			case i+1 < len(t.MatchExpressions) && isMarker(t.MatchExpressions[i+1]) && injectable(e):
+				hadInjected = true // the injected expression the marker follows
+			case isMarker(e) && i > 0 && injectable(t.MatchExpressions[i-1]), isNoEligible(e):
+				hadInjected = true
+			default:
 				exprs = append(exprs, e)
-				continue
-			}
-			hadInjected = true
-			if e.Operator == corev1.NodeSelectorOpDoesNotExist && len(exprs) > 0 {
-				exprs = exprs[:len(exprs)-1] // the injected expression the marker follows
 			}
 		}
 		stripped := corev1.NodeSelectorTerm{MatchExpressions: exprs, MatchFields: t.MatchFields}
 		if hadInjected && len(exprs) == 0 && len(t.MatchFields) == 0 {
 			continue // a term that was only ours
 		}
-		if !slices.ContainsFunc(out, func(o corev1.NodeSelectorTerm) bool { return reflect.DeepEqual(o, stripped) }) {
+		key, err := stripped.Marshal()
+		if err != nil { // cannot happen for a term; keep it rather than lose it
+			out = append(out, stripped)
+			continue
+		}
+		if _, dup := seen[string(key)]; !dup {
+			seen[string(key)] = struct{}{}
 			out = append(out, stripped)
 		}
 	}
@@ -290,8 +298,7 @@ func stripInjectedPreferred(terms []corev1.PreferredSchedulingTerm) []corev1.Pre
 	return out
 }
 
+// injectedPreference says whether t is a preference Apply added (exactly its shape).
 func injectedPreference(t corev1.PreferredSchedulingTerm) bool {
-	return slices.ContainsFunc(t.Preference.MatchExpressions, func(e corev1.NodeSelectorRequirement) bool {
-		return e.Key == InjectedKey
-	})
+	return injectedPreferenceShape(t.Preference.MatchExpressions)
 }

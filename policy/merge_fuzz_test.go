@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	fuzzKeys   = []string{"zone", "gpu", LiqoTypeLabel, LiqoRemoteClusterIDLabel}
+	fuzzKeys   = []string{"zone", "gpu", LiqoTypeLabel, LiqoRemoteClusterIDLabel, InjectedKey}
 	fuzzValues = []string{"eu", "us", LiqoTypeVirtualNode, "c0", "c1", "c2"}
 	fuzzOps    = []corev1.NodeSelectorOperator{corev1.NodeSelectorOpIn, corev1.NodeSelectorOpNotIn,
 		corev1.NodeSelectorOpExists, corev1.NodeSelectorOpDoesNotExist}
@@ -63,9 +63,13 @@ func fuzzDecision(bits byte) Decision {
 	return d
 }
 
-// FuzzApply checks the merge's properties on arbitrary user affinities: it never panics;
-// the result admits a node only if the user's original terms admitted it and the
-// decision allows it, and admits every such node; applying twice equals applying once.
+// FuzzApply checks the merge's properties on arbitrary user affinities, the reserved key
+// included: it never panics; the result admits a node only if the user's terms admitted
+// it and the decision allows it, and admits every such node; applying twice equals
+// applying once. The user's terms are the original's without expressions of exactly an
+// injected shape (those are an earlier placement's, decided again); any other use of
+// the reserved key is the user's and must survive (the webhook refuses such pods, but
+// Apply must still never drop a user's expression).
 func FuzzApply(f *testing.F) {
 	f.Add([]byte{}, byte(3))
 	f.Add([]byte{1, 0, 0, 0, 0}, byte(1))
@@ -78,8 +82,16 @@ func FuzzApply(f *testing.F) {
 		d := fuzzDecision(bits)
 		once := original.DeepCopy()
 		d.Apply(&once.Spec)
+		user := original.DeepCopy()
+		if a := user.Spec.Affinity; a != nil {
+			req := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+			req.NodeSelectorTerms = stripInjectedTerms(req.NodeSelectorTerms)
+			if len(req.NodeSelectorTerms) == 0 {
+				a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = nil
+			}
+		}
 		for _, n := range nodes {
-			userOK := admits(&corev1.Pod{Spec: corev1.PodSpec{Affinity: original.Spec.Affinity, Tolerations: once.Spec.Tolerations}}, n)
+			userOK := admits(&corev1.Pod{Spec: corev1.PodSpec{Affinity: user.Spec.Affinity, Tolerations: once.Spec.Tolerations}}, n)
 			want := userOK && allowedBy(d, n)
 			if got := admits(once, n); got != want {
 				t.Fatalf("node %s: merged admits=%v, want %v (user admits %v, decision allows %v)\nuser: %v\nmerged: %v",

@@ -43,8 +43,12 @@ type Sample struct {
 	// RTT is the measured latency; Valid is false for "N/A".
 	RTT   time.Duration
 	Valid bool
-	// At is status.latency.timestamp: a sample is counted once, when At advances.
+	// At is when the sample was taken: status.latency.timestamp, or the time it was
+	// read if that stamp lies in the future.
 	At time.Time
+	// Stamp is status.latency.timestamp as Liqo wrote it: a sample is counted once, when
+	// its stamp changes (zero: At is the stamp).
+	Stamp time.Time
 }
 
 // Tracker is the smoothing state of one cluster. It is a value: Observe returns the next
@@ -55,22 +59,29 @@ type Tracker struct {
 	// (Smoothed with the recovery hysteresis applied).
 	Smoothed, Effective time.Duration
 	LastSample          time.Time
-	Samples             int
+	// LastStamp is the last sample's Stamp, to count a re-read sample once.
+	LastStamp time.Time
+	Samples   int
 	// Measuring is whether the last sample had an RTT: after "N/A" the history is kept,
 	// but the link is not usable until the gateway measures again.
 	Measuring bool
 }
 
-// Observe folds one sample into the tracker. Samples not newer than the last are ignored,
-// so re-reading an unchanged Connection does not count twice. A sample without a valid
+// Observe folds one sample into the tracker. A sample with the last one's stamp, or not
+// newer than it, is ignored, so re-reading an unchanged Connection does not count twice
+// (also when its future stamp was read as now). A sample without a valid
 // RTT (N/A, Error, Connecting) changes the state and freshness but keeps the RTT history,
 // so a brief outage does not erase what is known about the link.
 func (t Tracker) Observe(s Sample, p SmoothingParams, classes ClassSet) Tracker {
-	if t.Samples > 0 && !s.At.After(t.LastSample) {
+	stamp := s.Stamp
+	if stamp.IsZero() {
+		stamp = s.At
+	}
+	if t.Samples > 0 && (stamp.Equal(t.LastStamp) || !s.At.After(t.LastSample)) {
 		return t
 	}
 	next := t
-	next.State, next.LastSample = s.State, s.At
+	next.State, next.LastSample, next.LastStamp = s.State, s.At, stamp
 	next.Samples++
 	next.Measuring = s.Valid && s.RTT > 0
 	if !next.Measuring {
@@ -120,7 +131,7 @@ func SampleFromStatus(value, latency string, at time.Time) (Sample, error) {
 	if value == "" {
 		state = LinkNoData
 	}
-	return Sample{State: state, RTT: rtt, Valid: ok, At: at}, nil
+	return Sample{State: state, RTT: rtt, Valid: ok, At: at, Stamp: at}, nil
 }
 
 // ParseOverride reads a kubexr.io/rtt-override annotation ("5ms").

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kubexr/kubectl-xr/policy"
@@ -36,6 +40,35 @@ var hintPaths = map[string][][]string{
 }
 
 var workloadPaths = [][]string{{"metadata", "annotations"}, {"spec", "template", "metadata", "annotations"}}
+
+// podSpecPaths are where each kind holds the spec of the pods it makes.
+var podSpecPaths = map[string][]string{
+	"Pod":         {"spec"},
+	"Deployment":  {"spec", "template", "spec"},
+	"StatefulSet": {"spec", "template", "spec"},
+	"DaemonSet":   {"spec", "template", "spec"},
+	"ReplicaSet":  {"spec", "template", "spec"},
+	"Job":         {"spec", "template", "spec"},
+	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// validatePodSpecAt refuses a hinted object's pod spec the placement cannot honour (the
+// reserved key in a user's expression, absurd affinities), at apply time.
+func validatePodSpecAt(u *unstructured.Unstructured, path []string) field.ErrorList {
+	if path == nil {
+		return nil
+	}
+	affinity, found, err := unstructured.NestedMap(u.Object, append(slices.Clone(path), "affinity")...)
+	if err != nil || !found {
+		return nil
+	}
+	spec := &corev1.PodSpec{Affinity: &corev1.Affinity{}}
+	fld := field.NewPath(path[0], path[1:]...)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(affinity, spec.Affinity); err != nil {
+		return field.ErrorList{field.Invalid(fld.Child("affinity"), "", err.Error())}
+	}
+	return policy.ValidateNodeAffinity(spec, fld)
+}
 
 // HintValidator rejects malformed hints when an object is created or updated, so a bad
 // hint fails `kubectl apply` instead of every later pod creation.
@@ -70,6 +103,7 @@ func (v *HintValidator) Handle(_ context.Context, req admission.Request) admissi
 		}
 	}
 	var msgs []string
+	judged := false
 	for _, path := range paths {
 		hints := hintsAt(obj, path)
 		// An update that leaves a location's hints unchanged is not judged again: a class
@@ -77,10 +111,16 @@ func (v *HintValidator) Handle(_ context.Context, req admission.Request) admissi
 		if old != nil && maps.Equal(hints, hintsAt(old, path)) {
 			continue
 		}
+		judged = judged || len(hints) > 0
 		if err := policy.ValidateAnnotations(hints, snap.Classes); err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
 				msgs = append(msgs, strings.Join(path, ".")+": "+line)
 			}
+		}
+	}
+	if judged {
+		for _, err := range validatePodSpecAt(obj, podSpecPaths[req.Kind.Kind]) {
+			msgs = append(msgs, err.Error())
 		}
 	}
 	if len(msgs) > 0 {

@@ -8,6 +8,7 @@ import (
 
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,6 +44,11 @@ type Observer struct {
 	trackers map[string]policy.Tracker
 	// published remembers the metric label values set, to delete them when they change.
 	published map[string]string
+	// Recorder, if set, gets a Warning Event on each malformed LatencyClass.
+	Recorder Recorder
+	// warned is the text of the malformed classes last warned about, so a class is
+	// warned about when it turns malformed or its error changes, not on every resync.
+	warned map[string]string
 }
 
 // Reconcile rebuilds the inventory from the caches and publishes it. It is idempotent
@@ -57,6 +63,7 @@ func (o *Observer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcil
 	if err != nil {
 		log.Error(err, "ignoring malformed LatencyClasses")
 	}
+	o.warnMalformed(lcs.Items, err)
 	var nodes corev1.NodeList
 	if err := o.Client.List(ctx, &nodes, client.MatchingLabels{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode}); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list virtual nodes: %w", err)
@@ -65,12 +72,17 @@ func (o *Observer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcil
 	if err := o.Client.List(ctx, &conns); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list Liqo Connections: %w", err)
 	}
+	var namespaces metav1.PartialObjectMetadataList
+	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := o.Client.List(ctx, &namespaces, xrkube.TenantSelector); err != nil {
+		return reconcile.Result{}, fmt.Errorf("list Liqo tenant namespaces: %w", err)
+	}
 	byCluster, errs := xrkube.ClusterNodes(nodes.Items)
 	for _, err := range errs {
 		log.Error(err, "ignoring malformed RTT override")
 	}
 
-	clusters := o.observe(ctx, byCluster, conns.Items, classes)
+	clusters := o.observe(ctx, byCluster, conns.Items, xrkube.TenantsOf(namespaces.Items), classes)
 	inv := policy.NewInventory(clusters, o.Params)
 	o.Store.Publish(&Snapshot{Inventory: inv, Classes: classes})
 	o.Metrics.InventoryClusters.Set(float64(inv.Len()))
@@ -92,8 +104,8 @@ func (o *Observer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcil
 // observe folds each cluster's newest Connection sample into its tracker and returns the
 // clusters with their links. Trackers of clusters no longer peered are dropped.
 func (o *Observer) observe(ctx context.Context, byCluster map[string]*policy.Cluster,
-	conns []networkingv1beta1.Connection, classes policy.ClassSet) []policy.Cluster {
-	newest, errs := xrkube.NewestSamples(conns)
+	conns []networkingv1beta1.Connection, tenants xrkube.Tenants, classes policy.ClassSet) []policy.Cluster {
+	newest, errs := xrkube.NewestSamples(conns, tenants, o.Clock.Now())
 	for _, err := range errs {
 		logf.FromContext(ctx).Error(err, "ignoring Connection status")
 	}
@@ -118,6 +130,35 @@ func (o *Observer) observe(ctx context.Context, byCluster map[string]*policy.Clu
 		}
 	}
 	return out
+}
+
+// warnMalformed records a Warning Event on each LatencyClass ClassSet skipped, once per
+// error (the leader only: one Event, not one per replica).
+func (o *Observer) warnMalformed(items []xrv1.LatencyClass, err error) {
+	if o.Recorder == nil || !o.isLeader() {
+		return
+	}
+	malformed := xrkube.MalformedClasses(err)
+	fallback := len(malformed) > 0 && len(malformed) == len(items)
+	now := make(map[string]string, len(malformed))
+	for _, m := range malformed {
+		now[m.Name] = m.Err.Error()
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := range items {
+		lc := &items[i]
+		msg, bad := now[lc.Name]
+		if !bad || o.warned[lc.Name] == msg {
+			continue
+		}
+		note := msg + "; the class is ignored"
+		if fallback {
+			note = msg + "; no LatencyClass is usable, so the default classes apply"
+		}
+		o.Recorder.Eventf(lc, nil, corev1.EventTypeWarning, "XRMalformedLatencyClass", "Observe", "%s", note)
+	}
+	o.warned = now
 }
 
 func (o *Observer) isLeader() bool {

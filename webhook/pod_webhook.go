@@ -11,6 +11,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -71,7 +72,17 @@ func (p *PodPlacer) place(ctx context.Context, req admission.Request, pod *corev
 	case !ev.Hint.Present():
 		return admission.Allowed("no latency hint"), "untouched", ""
 	}
+	if errs := policy.ValidateNodeAffinity(&pod.Spec, field.NewPath("spec")); len(errs) > 0 {
+		return invalid(podRef(pod), errs), "denied", ""
+	}
 	hint, decision := ev.Hint, ev.Decision
+	// The patch is computed against the pod as this build re-encodes it, not against the
+	// request: a field this build's Pod type does not know (a newer API server) is absent
+	// from both, so no operation removes it.
+	original, err := json.Marshal(pod)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode pod: %w", err)), "error", hint.Class
+	}
 	placed := pod.DeepCopy()
 	decision.Apply(&placed.Spec)
 	if placed.Annotations == nil {
@@ -88,15 +99,23 @@ func (p *PodPlacer) place(ctx context.Context, req admission.Request, pod *corev
 	}
 	logf.FromContext(ctx).V(1).Info("placed pod", "class", hint.Class, "bound", decision.Bound,
 		"local", decision.Local, "remote", len(decision.Remote), "reason", decision.Reason)
-	return onlyOwnPaths(admission.PatchResponseFromRaw(req.Object.Raw, raw)), result, hint.Class
+	return onlyOwnPaths(admission.PatchResponseFromRaw(original, raw)), result, hint.Class
+}
+
+// podRef names a pod as kubectl does; a controller's pod has no name yet at admission.
+func podRef(pod *corev1.Pod) string {
+	if pod.Name == "" && pod.GenerateName != "" {
+		return "pod/" + pod.GenerateName + "<generated>"
+	}
+	return "pod/" + pod.Name
 }
 
 // ownPaths are the only parts of a pod the webhook changes.
 var ownPaths = []string{"/spec/affinity", "/spec/tolerations", "/metadata/annotations"}
 
-// onlyOwnPaths drops patch operations outside ownPaths. The patch is a diff between the
-// request and the re-encoded pod, so a field this build's Pod type does not know (a newer
-// API server) would otherwise be removed.
+// onlyOwnPaths drops patch operations outside ownPaths, so whatever the diff finds
+// elsewhere (a defaulting difference between this build and the API server) is left as
+// the API server sent it.
 func onlyOwnPaths(resp admission.Response) admission.Response {
 	kept := resp.Patches[:0]
 	for _, op := range resp.Patches {

@@ -120,7 +120,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, er
 	}
 
 	observer := &Observer{Client: mgr.GetClient(), Store: w.Store, Metrics: m, Params: params,
-		Clock: clk, Elected: mgr.Elected()}
+		Clock: clk, Elected: mgr.Elected(), Recorder: mgr.GetEventRecorder(FieldOwner)}
 	toInventory := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{inventoryKey}
 	})

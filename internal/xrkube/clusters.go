@@ -7,6 +7,8 @@ import (
 
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubexr/kubectl-xr/policy"
 )
@@ -72,9 +74,10 @@ func ClusterNodes(nodes []corev1.Node) (map[string]*policy.Cluster, []error) {
 // each cluster's newest Connection status is its link state and freshness, and the RTT is
 // the smoothed one xr-webhook's observer wrote on its virtual nodes (kubexr.io/rtt), or
 // the Connection's raw sample where the observer has written none.
-func Observed(nodes []corev1.Node, conns []networkingv1beta1.Connection, classes policy.ClassSet, p policy.SmoothingParams) []policy.Cluster {
+func Observed(nodes []corev1.Node, conns []networkingv1beta1.Connection, tenants Tenants, now time.Time,
+	classes policy.ClassSet, p policy.SmoothingParams) []policy.Cluster {
 	byCluster, _ := ClusterNodes(nodes)
-	newest, _ := NewestSamples(conns)
+	newest, _ := NewestSamples(conns, tenants, now)
 	smoothed := map[string]time.Duration{}
 	for i := range nodes {
 		id := VirtualNodeCluster(&nodes[i])
@@ -95,10 +98,36 @@ func Observed(nodes []corev1.Node, conns []networkingv1beta1.Connection, classes
 	return out
 }
 
+// Tenants maps each of Liqo's tenant namespaces (labelled liqo.io/tenant-namespace=true
+// by Liqo) to the cluster it belongs to (its liqo.io/remote-cluster-id label).
+type Tenants map[string]string
+
+// TenantsOf reads the tenant namespaces among namespaces.
+func TenantsOf(namespaces []metav1.PartialObjectMetadata) Tenants {
+	out := Tenants{}
+	for i := range namespaces {
+		l := namespaces[i].Labels
+		if l[liqoTenantNamespaceLabel] == "true" && l[policy.LiqoRemoteClusterIDLabel] != "" {
+			out[namespaces[i].Name] = l[policy.LiqoRemoteClusterIDLabel]
+		}
+	}
+	return out
+}
+
+// TenantSelector selects Liqo's tenant namespaces, for listing them.
+var TenantSelector = client.HasLabels{liqoTenantNamespaceLabel}
+
+// liqoTenantNamespaceLabel is Liqo v1.2.0's consts.TenantNamespaceLabel.
+const liqoTenantNamespaceLabel = "liqo.io/tenant-namespace"
+
 // NewestSamples is each cluster's newest Connection status as a smoothing sample (Liqo
-// normally keeps one Connection per peering). Deleted Connections are skipped; a status
-// that cannot be read is skipped and reported.
-func NewestSamples(conns []networkingv1beta1.Connection) (map[string]policy.Sample, []error) {
+// normally keeps one Connection per peering). Only a Connection in the cluster's own
+// tenant namespace is trusted: anyone allowed to create Connections in a namespace of
+// their own could otherwise report any RTT for any cluster. A sample stamped after now
+// (a skewed or forged clock) counts as taken now, so it cannot keep the cluster fresh
+// or hide the samples after it. Deleted Connections are skipped; a status that cannot be
+// read or an untrusted Connection is skipped and reported.
+func NewestSamples(conns []networkingv1beta1.Connection, tenants Tenants, now time.Time) (map[string]policy.Sample, []error) {
 	newest := map[string]policy.Sample{}
 	var errs []error
 	for i := range conns {
@@ -107,10 +136,17 @@ func NewestSamples(conns []networkingv1beta1.Connection) (map[string]policy.Samp
 		if id == "" || c.DeletionTimestamp != nil {
 			continue
 		}
+		if tenants[c.Namespace] != id {
+			errs = append(errs, fmt.Errorf("Connection %s/%s: not in cluster %s's Liqo tenant namespace; ignored", c.Namespace, c.Name, id))
+			continue
+		}
 		s, err := policy.SampleFromStatus(string(c.Status.Value), c.Status.Latency.Value, c.Status.Latency.Timestamp.Time)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("Connection %s/%s: %w", c.Namespace, c.Name, err))
 			continue
+		}
+		if s.At.After(now) {
+			s.At = now
 		}
 		if prev, ok := newest[id]; !ok || s.At.After(prev.At) {
 			newest[id] = s

@@ -99,11 +99,27 @@ func TestClassSet(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "broken"}, Spec: xrv1.LatencyClassSpec{MaxRTT: "soon"}},
 	}
 	set, err = ClassSet(items)
-	if err == nil || !strings.Contains(err.Error(), "LatencyClass broken") {
+	if err == nil || !strings.Contains(err.Error(), `LatencyClass "broken"`) {
 		t.Errorf("malformed class error = %v, want one naming LatencyClass broken", err)
 	}
 	if !cmp.Equal(set.Names(), []string{"fast"}) {
 		t.Errorf("classes = %v, want [fast]: a malformed class is skipped, the others kept", set.Names())
+	}
+	if m := MalformedClasses(err); len(m) != 1 || m[0].Name != "broken" {
+		t.Errorf("MalformedClasses = %v, want [broken]", m)
+	}
+
+	// Every class malformed behaves as no class at all: the defaults, and each reported.
+	allBad := []xrv1.LatencyClass{
+		{ObjectMeta: metav1.ObjectMeta{Name: "zero"}, Spec: xrv1.LatencyClassSpec{MaxRTT: "0ms"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "slow-move"}, Spec: xrv1.LatencyClassSpec{MaxRTT: "5ms", MoveAfter: "48h"}},
+	}
+	set, err = ClassSet(allBad)
+	if !cmp.Equal(set.Names(), policy.MustDefaultClassSet().Names()) {
+		t.Errorf("every class malformed: classes %v, want the compiled-in defaults", set.Names())
+	}
+	if m := MalformedClasses(err); len(m) != 2 || err == nil || !strings.Contains(err.Error(), "using the default classes") {
+		t.Errorf("every class malformed: error %v (%d malformed), want both reported and the fallback said", err, len(m))
 	}
 }
 

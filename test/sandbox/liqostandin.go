@@ -34,7 +34,7 @@ func ConnectionName(clusterID string) string { return "gw-" + clusterID }
 // the tenant namespace and the Node its virtual kubelet registers (same labels, taint and
 // Ready status). With kwok running, pods bound to the node become Running.
 func (c *Cluster) StandInVirtualNode(ctx context.Context, clusterID, nodeName string) (*corev1.Node, error) {
-	if err := c.ensureNamespace(ctx, TenantNamespace(clusterID)); err != nil {
+	if err := c.ensureTenantNamespace(ctx, clusterID); err != nil {
 		return nil, err
 	}
 	vn := &offloadingv1beta1.VirtualNode{
@@ -98,7 +98,7 @@ func (c *Cluster) StandInVirtualNode(ctx context.Context, clusterID, nodeName st
 func (c *Cluster) StandInConnection(ctx context.Context, clusterID string,
 	value networkingv1beta1.ConnectionStatusValue, latency time.Duration, now time.Time) error {
 	ns := TenantNamespace(clusterID)
-	if err := c.ensureNamespace(ctx, ns); err != nil {
+	if err := c.ensureTenantNamespace(ctx, clusterID); err != nil {
 		return err
 	}
 	conn := &networkingv1beta1.Connection{}
@@ -137,8 +137,12 @@ func (c *Cluster) StandInConnection(ctx context.Context, clusterID string,
 	return nil
 }
 
-func (c *Cluster) ensureNamespace(ctx context.Context, name string) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+// ensureTenantNamespace creates the tenant namespace of a peering with the labels Liqo's
+// tenant namespace manager gives it (xr-webhook trusts Connections only there).
+func (c *Cluster) ensureTenantNamespace(ctx context.Context, clusterID string) error {
+	name := TenantNamespace(clusterID)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+		liqoconsts.RemoteClusterID: clusterID, liqoconsts.TenantNamespaceLabel: "true"}}}
 	if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", name, err)
 	}

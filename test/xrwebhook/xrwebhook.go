@@ -47,11 +47,23 @@ type Running struct {
 	Port int
 	CA   []byte
 
-	stop func()
+	stop  func()
+	start func(context.Context) error
 }
 
-// Stop stops the manager and waits for it (call before the API server stops).
-func (r *Running) Stop() { r.stop() }
+// Stop stops the manager and waits for it (call before the API server stops). Stopping
+// twice is harmless.
+func (r *Running) Stop() {
+	if r.stop != nil {
+		r.stop()
+		r.stop = nil
+	}
+}
+
+// Restart starts a stopped xr-webhook again on the same port, with the webhook
+// configurations untouched: a replica coming back after an outage. It returns once
+// /readyz passes.
+func (r *Running) Restart(ctx context.Context) error { return r.start(ctx) }
 
 // ManifestsDir is the repository's manifests/<name> folder.
 func ManifestsDir(name string) string {
@@ -78,7 +90,8 @@ func StartWith(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, ext
 	if r.CA, err = os.ReadFile(c.PKI.CACert); err != nil {
 		return nil, err
 	}
-	if err := r.startManager(ctx, c, extra, opts); err != nil {
+	r.start = func(ctx context.Context) error { return r.startManager(ctx, c, extra, opts) }
+	if err := r.start(ctx); err != nil {
 		return nil, err
 	}
 	if err := applyConfigs(ctx, c, configs, r.Port, r.CA); err != nil {
