@@ -9,10 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	capikubeconfig "sigs.k8s.io/cluster-api/util/kubeconfig"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/internal/xrkube"
 )
 
 // capiClusterReady says why a Cluster API cluster cannot be peered yet ("" if it can):
@@ -46,11 +47,7 @@ func capiRESTConfig(ctx context.Context, mgmt client.Reader, key client.ObjectKe
 		}
 		return nil, fmt.Errorf("read the kubeconfig Secret of Cluster API cluster %s: %w", key, err)
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("the kubeconfig Secret of Cluster API cluster %s is not a valid kubeconfig", key)
-	}
-	return cfg, nil
+	return xrkube.RESTConfigFromSecretKubeconfig(data, fmt.Sprintf("the kubeconfig Secret of Cluster API cluster %s", key))
 }
 
 // parseCAPIRef reads [namespace/]name.

@@ -45,6 +45,9 @@ type PeerAddOptions struct {
 	CAPICluster, CAPISelector               string
 	ManagementKubeconfig, ManagementContext string
 	NetworkingDisabled                      bool
+	// AllNamespaces lets --capi-selector match Clusters in every namespace of the
+	// management cluster, not only its current (or -n) namespace.
+	AllNamespaces bool
 	GatewayServiceType                      string
 	GatewayServicePort                      int32
 	CPU, Memory, Pods                       string
@@ -67,7 +70,8 @@ func newCmdPeerAdd(f genericclioptions.RESTClientGetter, streams genericiooption
 			"control plane available; clusters already peered are reported and skipped.",
 		Example: `  kubectl xr peer add --remote-kubeconfig edge-athens.kubeconfig
   kubectl xr peer add --capi-cluster fleet/edge-athens
-  kubectl xr peer add --capi-selector tier=edge --management-context mgmt --networking-disabled`,
+  kubectl xr peer add --capi-selector tier=edge -n fleet
+  kubectl xr peer add --capi-selector tier=edge -A --management-context mgmt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -85,7 +89,8 @@ func newCmdPeerAdd(f genericclioptions.RESTClientGetter, streams genericiooption
 	fl.StringVar(&o.RemoteKubeconfig, "remote-kubeconfig", "", "kubeconfig of the provider cluster")
 	fl.StringVar(&o.RemoteContext, "remote-context", "", "context in --remote-kubeconfig")
 	fl.StringVar(&o.CAPICluster, "capi-cluster", "", "Cluster API cluster to peer with, [NAMESPACE/]NAME")
-	fl.StringVar(&o.CAPISelector, "capi-selector", "", "peer every Cluster API cluster matching this label selector")
+	fl.StringVar(&o.CAPISelector, "capi-selector", "", "peer every Cluster API cluster matching this label selector, in the management cluster's current namespace (or -n, or every namespace with -A)")
+	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "with --capi-selector: match Cluster API clusters in every namespace")
 	fl.StringVar(&o.ManagementKubeconfig, "management-kubeconfig", "", "kubeconfig of the Cluster API management cluster (default: the current one)")
 	fl.StringVar(&o.ManagementContext, "management-context", "", "context of the Cluster API management cluster")
 	fl.BoolVar(&o.NetworkingDisabled, "networking-disabled", false, "peer without Liqo's network fabric (no gateways, no measured latency)")
@@ -108,6 +113,9 @@ func (o *PeerAddOptions) Validate() error {
 	}
 	if n != 1 {
 		return errors.New("give exactly one of --remote-kubeconfig, --capi-cluster or --capi-selector")
+	}
+	if o.AllNamespaces && o.CAPISelector == "" {
+		return errors.New("-A/--all-namespaces goes with --capi-selector only")
 	}
 	if o.RemoteContext != "" && o.RemoteKubeconfig == "" {
 		return errors.New("--remote-context needs --remote-kubeconfig")
@@ -175,12 +183,19 @@ func (o *PeerAddOptions) providers(ctx context.Context) ([]provider, error) {
 		}
 		clusters = append(clusters, c)
 	} else {
-		all, err := capiClustersMatching(ctx, mgmt, "", o.CAPISelector)
+		where, in := ns, fmt.Sprintf(" in namespace %s", ns)
+		if o.AllNamespaces {
+			where, in = "", ""
+		}
+		all, err := capiClustersMatching(ctx, mgmt, where, o.CAPISelector)
 		if err != nil {
 			return nil, err
 		}
-		if len(all) == 0 {
+		if len(all) == 0 && o.AllNamespaces {
 			return nil, fmt.Errorf("no Cluster API cluster matches %q", o.CAPISelector)
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("no Cluster API cluster%s matches %q (use -n NAMESPACE, or -A for every namespace)", in, o.CAPISelector)
 		}
 		for i := range all {
 			if why := capiClusterReady(&all[i]); why != "" {

@@ -3,6 +3,9 @@ package plugin_test
 import (
 	"context"
 	"encoding/base64"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -61,6 +64,27 @@ func capiCluster(t *testing.T, name string, workload *sandbox.Cluster, provision
 	return kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo].ClientKeyData
 }
 
+// capiCredentials writes the Cluster (capiCluster) and returns each credential of its
+// kubeconfig separately, so that any one of them leaking is caught.
+func capiCredentials(t *testing.T, name string, workload *sandbox.Cluster) [][]byte {
+	capiCluster(t, name, workload, true)
+	kc, err := workload.Kubeconfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo]
+	var out [][]byte
+	for _, c := range [][]byte{auth.ClientKeyData, auth.ClientCertificateData, []byte(auth.Token)} {
+		if len(c) > 0 {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("the workload kubeconfig has no credential to look for")
+	}
+	return out
+}
+
 func TestPeerFromKubeconfigAndClusterAPIListAndRemove(t *testing.T) {
 	ctx := context.Background()
 	// TestMain peered cloud-geneva from its kubeconfig file with kubectl xr peer add.
@@ -79,10 +103,21 @@ func TestPeerFromKubeconfigAndClusterAPIListAndRemove(t *testing.T) {
 	if err := env.c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}}); err != nil {
 		t.Fatal(err)
 	}
-	keys := [][]byte{capiCluster(t, "edge-athens", env.athens, true), capiCluster(t, "cloud-geneva", env.geneva, true)}
+	// Each cluster's client key, certificate and token (what it has of them).
+	var keys [][]byte
+	for _, cl := range []struct {
+		name     string
+		workload *sandbox.Cluster
+	}{{"edge-athens", env.athens}, {"cloud-geneva", env.geneva}} {
+		keys = append(keys, capiCredentials(t, cl.name, cl.workload)...)
+	}
 	capiCluster(t, "edge-pending", nil, false)
 
-	out, errOut, err := kubectlXR(t, "peer", "add", "--capi-selector", "tier=edge", "--networking-disabled")
+	// Whatever the command writes under HOME or TMPDIR is checked for the credentials.
+	home, tmp := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("TMPDIR", tmp)
+	out, errOut, err := kubectlXR(t, "peer", "add", "--capi-selector", "tier=edge", "-n", "fleet", "--networking-disabled")
 	if err != nil {
 		t.Fatalf("peer add --capi-selector: %v\n%s", err, errOut)
 	}
@@ -93,11 +128,24 @@ func TestPeerFromKubeconfigAndClusterAPIListAndRemove(t *testing.T) {
 	if !strings.Contains(errOut, `Skipping Cluster API cluster fleet/edge-pending: phase is "Provisioning", not Provisioned`) {
 		t.Errorf("stderr lacks the skipped cluster:\n%s", errOut)
 	}
-	// The workload kubeconfigs are never printed.
+	// The workload kubeconfigs' credentials are never printed nor written to disk.
+	var written strings.Builder
+	for _, dir := range []string{home, tmp} {
+		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				data, _ := os.ReadFile(path)
+				written.Write(data)
+			}
+			return nil
+		})
+	}
 	for _, key := range keys {
 		for _, secret := range []string{string(key), base64.StdEncoding.EncodeToString(key)} {
 			if strings.Contains(out+errOut, secret) {
-				t.Fatal("a workload cluster's client key appeared in the output")
+				t.Fatal("a workload cluster's credential appeared in the output")
+			}
+			if strings.Contains(written.String(), secret) {
+				t.Fatal("a workload cluster's credential was written to disk")
 			}
 		}
 	}
@@ -157,7 +205,8 @@ func TestPeerFromKubeconfigAndClusterAPIListAndRemove(t *testing.T) {
 		"two providers":     {[]string{"peer", "add", "--capi-cluster", "a", "--capi-selector", "b=c"}, "give exactly one of"},
 		"unknown cluster":   {[]string{"peer", "add", "--capi-cluster", "fleet/nope"}, "Cluster API cluster fleet/nope not found on the management cluster"},
 		"not provisioned":   {[]string{"peer", "add", "--capi-cluster", "fleet/edge-pending"}, `Cluster API cluster fleet/edge-pending is not ready to peer: phase is "Provisioning", not Provisioned`},
-		"no match":          {[]string{"peer", "add", "--capi-selector", "tier=core"}, `no Cluster API cluster matches "tier=core"`},
+		"no match":          {[]string{"peer", "add", "--capi-selector", "tier=core", "-n", "fleet"}, `no Cluster API cluster in namespace fleet matches "tier=core" (use -n NAMESPACE, or -A for every namespace)`},
+		"-A alone":          {[]string{"peer", "add", "--capi-cluster", "fleet/edge-athens", "-A"}, "-A/--all-namespaces goes with --capi-selector only"},
 		"missing file":      {[]string{"peer", "add", "--remote-kubeconfig", "/nonexistent/kubeconfig"}, "--remote-kubeconfig /nonexistent/kubeconfig"},
 		"nothing to remove": {[]string{"peer", "remove", "nowhere"}, `no peered cluster "nowhere" (kubectl xr peer list)`},
 	}

@@ -37,8 +37,8 @@ type Observer struct {
 	Metrics *Metrics
 	Params  policy.SmoothingParams
 	Clock   clock.PassiveClock
-	// Elected is closed when this replica may write node labels.
-	Elected <-chan struct{}
+	// IsLeader says whether this replica may write node labels and Events now.
+	IsLeader func() bool
 
 	mu       sync.Mutex
 	trackers map[string]policy.Tracker
@@ -161,14 +161,7 @@ func (o *Observer) warnMalformed(items []xrv1.LatencyClass, err error) {
 	o.warned = now
 }
 
-func (o *Observer) isLeader() bool {
-	select {
-	case <-o.Elected:
-		return true
-	default:
-		return false
-	}
-}
+func (o *Observer) isLeader() bool { return o.IsLeader != nil && o.IsLeader() }
 
 // nodeMarks are the label and annotation the observer keeps on a cluster's virtual nodes
 // ("" removes them).

@@ -50,6 +50,11 @@ type Options struct {
 	Metrics *Metrics
 	// MovesPerMinute caps the mover's evictions in any minute (default 10).
 	MovesPerMinute int
+	// LeaderElection elects the replica that runs the mover, the placement Events and
+	// the node labels; nil runs them in this process unconditionally (one replica).
+	// The manager itself must run without leader election: losing the lease must not
+	// stop the admission server.
+	LeaderElection *LeaderElection
 }
 
 // CacheOptions narrow the manager's caches to what xr-webhook reads: only virtual
@@ -86,7 +91,11 @@ type Webhook struct {
 	placer    *PodPlacer
 	validator *HintValidator
 	server    atomic.Pointer[webhook.Server]
+	isLeader  func() bool
 }
+
+// Leading says whether this replica runs the leader-only work now.
+func (w *Webhook) Leading() bool { return w.isLeader() }
 
 // Setup registers the observer, the placement events controller and the readiness
 // check. The admission handlers are served once Serve is called (after certificates
@@ -119,8 +128,18 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, er
 		return nil, fmt.Errorf("informer for NamespaceOffloading: %w", err)
 	}
 
+	var leader *leaderLoop
+	isLeader := func() bool { return true }
+	if opts.LeaderElection != nil {
+		var err error
+		if leader, err = newLeaderLoop(mgr.GetConfig(), *opts.LeaderElection); err != nil {
+			return nil, err
+		}
+		isLeader = leader.IsLeader
+	}
+	w.isLeader = isLeader
 	observer := &Observer{Client: mgr.GetClient(), Store: w.Store, Metrics: m, Params: params,
-		Clock: clk, Elected: mgr.Elected(), Recorder: mgr.GetEventRecorder(FieldOwner)}
+		Clock: clk, IsLeader: isLeader, Recorder: mgr.GetEventRecorder(FieldOwner)}
 	toInventory := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{inventoryKey}
 	})
@@ -143,15 +162,6 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, er
 		return nil, err
 	}
 	events := &PlacementEvents{Client: mgr.GetCache(), Recorder: mgr.GetEventRecorder(FieldOwner)}
-	err = builder.ControllerManagedBy(mgr).
-		Named("placement-events").
-		Watches(&corev1.Pod{}, &handler.EnqueueRequestForObject{},
-			builder.WithPredicates(CreatedSince(time.Now()))).
-		Complete(events)
-	if err != nil {
-		return nil, fmt.Errorf("placement events: %w", err)
-	}
-
 	eval := evaluator{Meta: xrkube.MetadataReader{Reader: mgr.GetCache(), Fallback: mgr.GetAPIReader()},
 		Cache: mgr.GetCache(), Clock: clk}
 	movesPerMinute := opts.MovesPerMinute
@@ -163,13 +173,28 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, er
 		return nil, fmt.Errorf("mover: %w", err)
 	}
 	mover := NewMover(eval, mgr.GetClient(), cs.CoreV1().RESTClient(), w.Store, mgr.GetEventRecorder(FieldOwner), m, movesPerMinute)
-	err = builder.ControllerManagedBy(mgr).
-		Named("mover").
-		Watches(&corev1.Pod{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(placed)).
-		WatchesRawSource(source.Func(placedPodsOnChange(w.Store, mgr.GetCache()))).
-		Complete(mover)
-	if err != nil {
-		return nil, fmt.Errorf("mover: %w", err)
+	terms := []func(context.Context) error{
+		func(ctx context.Context) error {
+			return runController(ctx, "placement-events", events,
+				source.Kind(mgr.GetCache(), client.Object(&corev1.Pod{}), &handler.EnqueueRequestForObject{}, CreatedSince(time.Now())))
+		},
+		func(ctx context.Context) error {
+			return runController(ctx, "mover", mover,
+				source.Kind(mgr.GetCache(), client.Object(&corev1.Pod{}), &handler.EnqueueRequestForObject{}, placed),
+				source.Func(placedPodsOnChange(w.Store, mgr.GetCache())))
+		},
+	}
+	if leader != nil {
+		leader.terms = terms
+		if err := mgr.Add(leader); err != nil {
+			return nil, fmt.Errorf("leader election: %w", err)
+		}
+	} else {
+		for _, term := range terms {
+			if err := mgr.Add(manager.RunnableFunc(term)); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	w.placer = &PodPlacer{Decoder: admission.NewDecoder(mgr.GetScheme()), evaluator: eval, Store: w.Store, Metrics: m}
@@ -178,6 +203,21 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, er
 		return nil, fmt.Errorf("readyz: %w", err)
 	}
 	return w, nil
+}
+
+// runController runs a leader-only controller for one leadership term: a new unmanaged
+// controller each term, since a controller starts only once.
+func runController(ctx context.Context, name string, r reconcile.Reconciler, sources ...source.Source) error {
+	c, err := controller.NewUnmanaged(name, controller.Options{Reconciler: r, SkipNameValidation: ptr.To(true)})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	for _, src := range sources {
+		if err := c.Watch(src); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return c.Start(ctx)
 }
 
 // Serve registers the admission handlers on the manager's webhook server, which starts

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -26,6 +28,7 @@ import (
 // options are the command-line flags.
 type options struct {
 	metricsAddr, probeAddr string
+	metricsSecure          bool
 	webhookHost            string
 	webhookPort            int
 	certDir                string
@@ -41,7 +44,8 @@ type options struct {
 func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("xr-webhook", flag.ContinueOnError)
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of /metrics (\"0\" disables)")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "address of /metrics (\"0\" disables)")
+	fs.BoolVar(&o.metricsSecure, "metrics-secure", true, "serve /metrics over HTTPS to authenticated, authorized clients only (get on /metrics); false serves plain HTTP and needs a loopback --metrics-bind-address")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "address the webhook server listens on (default: all)")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the admission webhook server")
@@ -61,10 +65,37 @@ func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 	if o.movesPerMinute < 1 {
 		return o, fmt.Errorf("--max-moves-per-minute %d: must be at least 1 (use kubexr.io/move: never to stop moves)", o.movesPerMinute)
 	}
+	if !o.metricsSecure && o.metricsAddr != "0" && !loopback(o.metricsAddr) {
+		return o, fmt.Errorf("--metrics-secure=false with --metrics-bind-address %q: plain-HTTP metrics must be bound to 127.0.0.1, ::1 or localhost (or use --metrics-secure)", o.metricsAddr)
+	}
 	if (o.leaderElect || o.certRotation) && o.namespace == "" {
 		return o, errors.New("--namespace (or the POD_NAMESPACE env) is required with --leader-elect or --cert-rotation")
 	}
 	return o, nil
+}
+
+// metricsOptions serve /metrics over HTTPS behind controller-runtime's authentication
+// and authorization filter (TokenReview, then SubjectAccessReview for get on /metrics),
+// with a self-signed certificate, or as plain HTTP on loopback only.
+func metricsOptions(o options) metricsserver.Options {
+	if !o.metricsSecure {
+		return metricsserver.Options{BindAddress: o.metricsAddr}
+	}
+	return metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: true,
+		FilterProvider: filters.WithAuthenticationAndAuthorization, TLSOpts: webhook.TLSOptions()}
+}
+
+// loopback says whether addr (host:port) binds to the loopback interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func main() {
@@ -96,21 +127,26 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  webhook.NewScheme(),
-		Cache:                   webhook.CacheOptions(),
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
-		HealthProbeBindAddress:  o.probeAddr,
-		LeaderElection:          o.leaderElect,
-		LeaderElectionID:        "xr-webhook.kubexr.io",
-		LeaderElectionNamespace: o.namespace,
+		Scheme:                 webhook.NewScheme(),
+		Cache:                  webhook.CacheOptions(),
+		Metrics:                metricsOptions(o),
+		HealthProbeBindAddress: o.probeAddr,
+		// No manager-wide election: controller-runtime exits the process when the lease is
+		// lost, which would take the admission server down with it. webhook.Setup runs its
+		// own election for the leader-only work (Options.LeaderElection).
+		LeaderElection: false,
 		WebhookServer: crwebhook.NewServer(crwebhook.Options{
-			Host: o.webhookHost, Port: o.webhookPort, CertDir: o.certDir,
+			Host: o.webhookHost, Port: o.webhookPort, CertDir: o.certDir, TLSOpts: webhook.TLSOptions(),
 		}),
 	})
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)
 	}
-	w, err := webhook.Setup(ctx, mgr, webhook.Options{MovesPerMinute: o.movesPerMinute})
+	opts := webhook.Options{MovesPerMinute: o.movesPerMinute}
+	if o.leaderElect {
+		opts.LeaderElection = &webhook.LeaderElection{Namespace: o.namespace, ID: "xr-webhook.kubexr.io"}
+	}
+	w, err := webhook.Setup(ctx, mgr, opts)
 	if err != nil {
 		return err
 	}

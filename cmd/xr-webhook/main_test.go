@@ -12,7 +12,11 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -51,9 +55,10 @@ func TestRunRotatesCertificatesAndBecomesReady(t *testing.T) {
 
 	probePort, _ := sandbox.FreePort()
 	webhookPort, _ := sandbox.FreePort()
+	metricsPort, _ := sandbox.FreePort()
 	certDir := t.TempDir()
 	o, err := parseFlags([]string{
-		"--namespace=kubexr-system", "--metrics-bind-address=0",
+		"--namespace=kubexr-system", fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
 		"--webhook-host=127.0.0.1", fmt.Sprintf("--webhook-port=%d", webhookPort),
 		"--cert-dir=" + certDir,
@@ -116,6 +121,82 @@ func TestRunRotatesCertificatesAndBecomesReady(t *testing.T) {
 		t.Fatalf("TLS to the webhook with the injected CA: %v", err)
 	}
 	conn.Close()
+
+	// TLS 1.2 at least, and HTTP/1.1 only (no HTTP/2: rapid-reset advice).
+	addr := fmt.Sprintf("127.0.0.1:%d", webhookPort)
+	if old, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "xr-webhook.kubexr-system.svc",
+		MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}); err == nil {
+		old.Close()
+		t.Error("the webhook server accepted TLS 1.1")
+	}
+	h2, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "xr-webhook.kubexr-system.svc",
+		MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := h2.ConnectionState().NegotiatedProtocol; p == "h2" {
+		t.Error("the webhook server negotiated HTTP/2")
+	}
+	h2.Close()
+
+	// /metrics: HTTPS, and only for an authenticated client allowed to get /metrics.
+	metricsURL := fmt.Sprintf("https://127.0.0.1:%d/metrics", metricsPort)
+	cs := kubernetes.NewForConfigOrDie(c.Config)
+	for _, sa := range []string{"scraper", "nobody"} {
+		if _, err := cs.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Client.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "scraper-metrics"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "xr-webhook-metrics-reader"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "scraper", Namespace: "default"}}}); err != nil {
+		t.Fatal(err)
+	}
+	token := func(sa string) string {
+		tr, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, sa, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.Status.Token
+	}
+	scrape := func(bearer string) int {
+		// The metrics certificate is self-signed by controller-runtime: the test checks who
+		// may read, not the certificate.
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}} //nolint:gosec // see above
+		req, _ := http.NewRequest(http.MethodGet, metricsURL, nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", metricsURL, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)); code == http.StatusOK {
+		t.Error("/metrics answered plain HTTP")
+	}
+	for who, want := range map[string]int{"": http.StatusUnauthorized, "nobody": http.StatusForbidden, "scraper": http.StatusOK} {
+		bearer := ""
+		if who != "" {
+			bearer = token(who)
+		}
+		var code int
+		waitUntil(t, fmt.Sprintf("/metrics for %q to answer %d", who, want), func() bool { code = scrape(bearer); return code == want })
+	}
+}
+
+func TestPlainMetricsOnlyOnLoopback(t *testing.T) {
+	if _, err := parseFlags([]string{"--namespace", "x", "--metrics-secure=false", "--metrics-bind-address", "127.0.0.1:8080"}, &zap.Options{}); err != nil {
+		t.Errorf("plain metrics on 127.0.0.1: %v", err)
+	}
+	_, err := parseFlags([]string{"--namespace", "x", "--metrics-secure=false", "--metrics-bind-address", ":8080"}, &zap.Options{})
+	want := `--metrics-secure=false with --metrics-bind-address ":8080": plain-HTTP metrics must be bound to 127.0.0.1, ::1 or localhost (or use --metrics-secure)`
+	if err == nil || err.Error() != want {
+		t.Errorf("parseFlags() error = %v, want %q", err, want)
+	}
 }
 
 func get(url string) int {

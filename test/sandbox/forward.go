@@ -18,6 +18,7 @@ type tcpForwarder struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
+	cut    bool
 	wg     sync.WaitGroup
 }
 
@@ -42,6 +43,13 @@ func (f *tcpForwarder) serve() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			continue
+		}
+		f.mu.Lock()
+		cut := f.cut
+		f.mu.Unlock()
+		if cut {
+			_ = in.Close()
 			continue
 		}
 		out, err := net.Dial("tcp", f.target)
@@ -96,3 +104,38 @@ func (f *tcpForwarder) close() {
 	_ = f.listener.Close()
 	f.wg.Wait()
 }
+
+// setCut drops every connection and refuses new ones while cut.
+func (f *tcpForwarder) setCut(cut bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cut = cut
+	if cut {
+		for c := range f.conns {
+			_ = c.Close()
+		}
+	}
+}
+
+// CuttableProxy is a loopback TCP proxy in front of an API server (TLS passes through;
+// the server's certificate is valid for 127.0.0.1). A test routes one client through it
+// and cuts that client off from the API server while everyone else stays connected.
+type CuttableProxy struct{ f *tcpForwarder }
+
+// NewCuttableProxy listens on 127.0.0.1 and forwards to target (host:port).
+func NewCuttableProxy(target string) (*CuttableProxy, error) {
+	f, err := newTCPForwarder(net.IPv4(127, 0, 0, 1), target)
+	if err != nil {
+		return nil, err
+	}
+	return &CuttableProxy{f: f}, nil
+}
+
+// Addr is the proxy's host:port.
+func (p *CuttableProxy) Addr() string { return p.f.addr() }
+
+// Cut drops the connections through the proxy and refuses new ones until Cut(false).
+func (p *CuttableProxy) Cut(cut bool) { p.f.setCut(cut) }
+
+// Close stops the proxy and ends its connections.
+func (p *CuttableProxy) Close() { p.f.close() }

@@ -32,10 +32,11 @@ import (
 	"github.com/kubexr/kubectl-xr/webhook"
 )
 
-// The webhook's namespace and ServiceAccount in manifests/webhook.
+// The webhook's namespace, ServiceAccount and leader Lease in manifests/webhook.
 const (
 	Namespace      = "kubexr-system"
 	ServiceAccount = "system:serviceaccount:kubexr-system:xr-webhook"
+	LeaseName      = "xr-webhook.kubexr.io"
 )
 
 // Running is an in-process xr-webhook.
@@ -79,6 +80,13 @@ func Start(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, extra f
 
 // StartWith is Start with webhook options (its Metrics are always a fresh registry's).
 func StartWith(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, extra func(ctrl.Manager), opts webhook.Options) (*Running, error) {
+	return StartVia(ctx, sb, c, "", extra, opts)
+}
+
+// StartVia is StartWith with xr-webhook's own API connection going to apiServer
+// (host:port, e.g. a sandbox.CuttableProxy; "" for the cluster's address). The webhook
+// configurations still point the API server straight at xr-webhook.
+func StartVia(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, apiServer string, extra func(ctrl.Manager), opts webhook.Options) (*Running, error) {
 	configs, err := applyManifests(ctx, sb, c)
 	if err != nil {
 		return nil, err
@@ -90,7 +98,7 @@ func StartWith(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, ext
 	if r.CA, err = os.ReadFile(c.PKI.CACert); err != nil {
 		return nil, err
 	}
-	r.start = func(ctx context.Context) error { return r.startManager(ctx, c, extra, opts) }
+	r.start = func(ctx context.Context) error { return r.startManager(ctx, c, apiServer, extra, opts) }
 	if err := r.start(ctx); err != nil {
 		return nil, err
 	}
@@ -181,7 +189,7 @@ func waitReady(probePort int, exited func() (bool, string)) error {
 	}
 }
 
-func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra func(ctrl.Manager), opts webhook.Options) error {
+func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, apiServer string, extra func(ctrl.Manager), opts webhook.Options) error {
 	certDir, err := servingCerts(c)
 	if err != nil {
 		return err
@@ -191,17 +199,17 @@ func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra fu
 		return err
 	}
 	cfg := rest.CopyConfig(c.Config)
+	if apiServer != "" {
+		cfg.Host = "https://" + apiServer
+	}
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: ServiceAccount,
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + Namespace, "system:authenticated"}}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  webhook.NewScheme(),
-		Cache:                   webhook.CacheOptions(),
-		Metrics:                 metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress:  fmt.Sprintf("127.0.0.1:%d", probePort),
-		LeaderElection:          true,
-		LeaderElectionID:        "xr-webhook.kubexr.io",
-		LeaderElectionNamespace: Namespace,
-		WebhookServer:           crwebhook.NewServer(crwebhook.Options{Host: "127.0.0.1", Port: r.Port, CertDir: certDir}),
+		Scheme:                 webhook.NewScheme(),
+		Cache:                  webhook.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: fmt.Sprintf("127.0.0.1:%d", probePort),
+		WebhookServer:          crwebhook.NewServer(crwebhook.Options{Host: "127.0.0.1", Port: r.Port, CertDir: certDir, TLSOpts: webhook.TLSOptions()}),
 		// Tests may run several xr-webhooks in one process (one per cluster); controller
 		// names are unique per process otherwise.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -212,6 +220,9 @@ func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, extra fu
 	r.Registry = prometheus.NewRegistry()
 	r.Metrics = webhook.NewMetrics(r.Registry)
 	opts.Metrics = r.Metrics
+	if opts.LeaderElection == nil {
+		opts.LeaderElection = &webhook.LeaderElection{Namespace: Namespace, ID: LeaseName}
+	}
 	if r.Webhook, err = webhook.Setup(ctx, mgr, opts); err != nil {
 		return err
 	}
