@@ -47,11 +47,11 @@ type PeerAddOptions struct {
 	NetworkingDisabled                      bool
 	// AllNamespaces lets --capi-selector match Clusters in every namespace of the
 	// management cluster, not only its current (or -n) namespace.
-	AllNamespaces bool
-	GatewayServiceType                      string
-	GatewayServicePort                      int32
-	CPU, Memory, Pods                       string
-	Timeout                                 time.Duration
+	AllNamespaces      bool
+	GatewayServiceType string
+	GatewayServicePort int32
+	CPU, Memory, Pods  string
+	Timeout            time.Duration
 
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
