@@ -129,11 +129,11 @@ func TestSampleFromStatus(t *testing.T) {
 		want           Sample
 		wantErr        bool
 	}{
-		"connected":      {"Connected", "12ms", Sample{State: LinkConnected, RTT: 12 * time.Millisecond, Valid: true, At: t0}, false},
-		"Greek mu":       {"Connected", "850μs", Sample{State: LinkConnected, RTT: 850 * time.Microsecond, Valid: true, At: t0}, false},
-		"error with N/A": {"Error", "N/A", Sample{State: LinkError, At: t0}, false},
-		"connecting":     {"Connecting", "", Sample{State: LinkConnecting, At: t0}, false},
-		"no status yet":  {"", "", Sample{State: LinkNoData, At: t0}, false},
+		"connected":      {"Connected", "12ms", Sample{State: LinkConnected, RTT: 12 * time.Millisecond, Valid: true, At: t0, Stamp: t0}, false},
+		"Greek mu":       {"Connected", "850μs", Sample{State: LinkConnected, RTT: 850 * time.Microsecond, Valid: true, At: t0, Stamp: t0}, false},
+		"error with N/A": {"Error", "N/A", Sample{State: LinkError, At: t0, Stamp: t0}, false},
+		"connecting":     {"Connecting", "", Sample{State: LinkConnecting, At: t0, Stamp: t0}, false},
+		"no status yet":  {"", "", Sample{State: LinkNoData, At: t0, Stamp: t0}, false},
 		"garbage":        {"Connected", "soon", Sample{}, true},
 	}
 	for name, tc := range cases {
