@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/kubexr/kubectl-xr/internal/version.Version=$(VERS
 BIN := bin
 GO_TEST_FLAGS ?=
 
-.PHONY: all build generate test test-gateways bench demo demo-down dist lint testbins clean
+.PHONY: all build generate test test-gateways bench fuzz demo demo-down dist lint testbins clean
 
 all: build
 
@@ -28,6 +28,9 @@ test: testbins ## Unit tests (with -race) and integration tests on real control 
 
 test-gateways: testbins ## Liqo's real gateways over the delay relay (root and /dev/net/tun; not in make test: see README).
 	source hack/testbins-env.sh && go test -tags gateways -count=1 -v -timeout 15m ./test/gateways/
+
+fuzz: testbins ## Every fuzzer for FUZZTIME (default 60s) each; failing inputs land in testdata/fuzz.
+	hack/fuzz.sh
 
 bench: ## Benchmarks with allocation counts.
 	go test -run '^$$' -bench . -benchmem ./policy/...

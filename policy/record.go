@@ -154,6 +154,10 @@ func writeJSONString(b *strings.Builder, s string) {
 				b.WriteString(`\r`)
 			case c == '\t':
 				b.WriteString(`\t`)
+			case c == '\b': // encoding/json writes the short escapes since Go 1.22
+				b.WriteString(`\b`)
+			case c == '\f':
+				b.WriteString(`\f`)
 			case c < 0x20 || c == '<' || c == '>' || c == '&':
 				b.WriteString(`\u00`)
 				b.WriteByte(hex[c>>4])

@@ -119,13 +119,20 @@ var ownPaths = []string{"/spec/affinity", "/spec/tolerations", "/metadata/annota
 func onlyOwnPaths(resp admission.Response) admission.Response {
 	kept := resp.Patches[:0]
 	for _, op := range resp.Patches {
-		for _, prefix := range ownPaths {
-			if op.Path == prefix || strings.HasPrefix(op.Path, prefix+"/") {
-				kept = append(kept, op)
-				break
-			}
+		if ownPath(op.Path) {
+			kept = append(kept, op)
 		}
 	}
 	resp.Patches = kept
 	return resp
+}
+
+// ownPath says whether a JSON patch path lies inside ownPaths.
+func ownPath(path string) bool {
+	for _, prefix := range ownPaths {
+		if path == prefix || strings.HasPrefix(path, prefix+"/") {
+			return true
+		}
+	}
+	return false
 }
