@@ -14,8 +14,8 @@ import (
 func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 	ctx := context.Background()
 	out := mustXR(t, "install", "--dry-run", "-o", "yaml", "--image", "registry.example/xr-webhook:v1")
-	if n := strings.Count(out, "\n  kind: "); n != 20 {
-		t.Errorf("dry-run printed %d objects, want 20", n)
+	if n := strings.Count(out, "\n  kind: "); n != 22 {
+		t.Errorf("dry-run printed %d objects, want 22", n)
 	}
 	if !strings.Contains(out, "image: registry.example/xr-webhook:v1") {
 		t.Errorf("dry-run does not carry --image:\n%s", out)
@@ -56,6 +56,7 @@ func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 	if !strings.Contains(out, "mutatingwebhookconfiguration.admissionregistration.k8s.io/xr-webhook deleted") ||
 		!strings.Contains(out, "priorityclass.scheduling.k8s.io/xr-webhook-critical deleted") ||
 		!strings.Contains(out, "clusterrole.rbac.authorization.k8s.io/xr-webhook-metrics-reader deleted") ||
+		!strings.Contains(out, "validatingadmissionpolicy.admissionregistration.k8s.io/xr-webhook-node-writes deleted") ||
 		strings.Contains(out, "customresourcedefinition") {
 		t.Errorf("uninstall output:\n%s", out)
 	}

@@ -3,6 +3,8 @@ package webhook_test
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,10 +13,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kubexr/kubectl-xr/plugin"
 	"github.com/kubexr/kubectl-xr/policy"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
 	"github.com/kubexr/kubectl-xr/test/xrwebhook"
@@ -27,6 +27,10 @@ import (
 // once a replica is back, what waited (a scale-up) recovers without anyone acting.
 func TestOutageBlocksOnlyHintedPodCreation(t *testing.T) {
 	ctx := context.Background()
+	kubectlXR := filepath.Join(t.TempDir(), "kubectl-xr")
+	if out, err := exec.Command("go", "build", "-o", kubectlXR, "../cmd/kubectl-xr").CombinedOutput(); err != nil {
+		t.Fatalf("go build kubectl-xr: %v\n%s", err, out)
+	}
 	c := env.sb.StartClusterForTest(t, sandbox.ClusterOptions{Name: "outage", Scheduler: true, Kwok: true,
 		Controllers: []string{"deployment", "replicaset", "job"}})
 	run, err := xrwebhook.Start(ctx, env.sb, c, nil)
@@ -140,9 +144,9 @@ func TestOutageBlocksOnlyHintedPodCreation(t *testing.T) {
 	if err := cl.Patch(ctx, placed, patch); err != nil {
 		t.Errorf("relabelling a placed pod during the outage: %v", err)
 	}
-	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
-	if err := plugin.Execute(streams, []string{"--kubeconfig", c.KubeconfigPath, "offload", "remove", "xr-leaving"}); err != nil {
-		t.Errorf("kubectl xr offload remove during the outage: %v\nstdout: %s\nstderr: %s", err, out, errOut)
+	// The real plugin binary, as a user runs it (in-process, Liqo's spinners race).
+	if out, err := exec.Command(kubectlXR, "--kubeconfig", c.KubeconfigPath, "offload", "remove", "xr-leaving").CombinedOutput(); err != nil {
+		t.Errorf("kubectl xr offload remove during the outage: %v\n%s", err, out)
 	}
 	leaving := &corev1.Namespace{}
 	if err := cl.Get(ctx, client.ObjectKey{Name: "xr-leaving"}, leaving); err != nil || leaving.Labels[policy.LabelEnabled] != "" {

@@ -89,3 +89,6 @@ func serviceAccountKubeconfig(c *sandbox.Cluster) (string, error) {
 	}
 	return path, nil
 }
+
+// PeakRSS is the process's peak resident set size in bytes.
+func (b *Binary) PeakRSS() (int64, error) { return b.proc.PeakRSS() }

@@ -118,7 +118,7 @@ func applyManifests(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster
 	}
 	var configs []*unstructured.Unstructured
 	for _, o := range objs {
-		if o.GroupVersionKind().Group == "admissionregistration.k8s.io" {
+		if k := o.GetKind(); k == "MutatingWebhookConfiguration" || k == "ValidatingWebhookConfiguration" {
 			configs = append(configs, o)
 			continue
 		}
@@ -232,14 +232,23 @@ func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, apiServe
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	var startErr error
 	go func() {
 		defer close(done)
-		if err := mgr.Start(runCtx); err != nil {
-			fmt.Fprintln(os.Stderr, "xr-webhook manager:", err)
+		if startErr = mgr.Start(runCtx); startErr != nil {
+			fmt.Fprintln(os.Stderr, "xr-webhook manager:", startErr)
 		}
 	}()
 	r.stop = func() { cancel(); <-done }
-	if err := waitReady(probePort, nil); err != nil {
+	exited := func() (bool, string) {
+		select {
+		case <-done:
+			return true, fmt.Sprintf("the manager stopped: %v", startErr)
+		default:
+			return false, ""
+		}
+	}
+	if err := waitReady(probePort, exited); err != nil {
 		r.Stop()
 		return err
 	}
