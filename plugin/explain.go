@@ -11,11 +11,11 @@ import (
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
 	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
 	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -26,7 +26,8 @@ import (
 	"github.com/kubexr/kubectl-xr/policy"
 )
 
-var explainKinds = []string{"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job"}
+// explainKinds are the hinted kinds that make pods (all but Namespace).
+var explainKinds = xrkube.HintedKindNames(func(k xrkube.HintedKind) bool { return k.PodSpec() != nil })
 
 // ExplainOptions explains the placement of a pod or a workload's pods.
 type ExplainOptions struct {
@@ -64,31 +65,26 @@ func (o *ExplainOptions) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	kind := info.Mapping.GroupVersionKind.Kind
-	if !slices.Contains(explainKinds, kind) {
-		return fmt.Errorf("cannot explain a %s: use pod, deployment, statefulset, daemonset or job", kind)
+	hinted, ok := xrkube.HintedKindOf(kind)
+	if !ok || hinted.PodSpec() == nil {
+		return fmt.Errorf("cannot explain a %s: use one of %s", kind, strings.Join(explainKinds, ", "))
 	}
 	u := info.Object.(*unstructured.Unstructured)
 	// The pod to explain: the pod itself, or one the workload would create now.
 	var pod corev1.Pod
-	var selector labels.Selector
 	if kind == "Pod" {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &pod); err != nil {
 			return err
 		}
 	} else {
 		var tmpl corev1.PodTemplateSpec
-		raw, _, _ := unstructured.NestedMap(u.Object, "spec", "template")
+		raw, _, _ := unstructured.NestedMap(u.Object, hinted.PodTemplate...)
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &tmpl); err != nil {
 			return err
 		}
 		pod = corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec}
-		pod.Name = strings.ToLower(kind) + "/" + u.GetName() + " (template)"
+		pod.Name = hinted.Name() + "/" + u.GetName() + " (template)"
 		pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: u.GetAPIVersion(), Kind: kind, Name: u.GetName(), Controller: ptr.To(true)}}
-		sel, _, _ := unstructured.NestedMap(u.Object, "spec", "selector")
-		var ls metav1.LabelSelector
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(sel, &ls); err == nil {
-			selector, _ = metav1.LabelSelectorAsSelector(&ls)
-		}
 	}
 	ns := info.Namespace
 	st, err := o.state(ctx, ns)
@@ -122,13 +118,56 @@ func (o *ExplainOptions) Run(ctx context.Context, args []string) error {
 	if kind == "Pod" {
 		return o.printPlacement(ctx, w, []corev1.Pod{pod}, st, ev)
 	}
-	var pods corev1.PodList
-	if selector != nil {
-		if err := o.kube.client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: selector}); err != nil {
-			return err
-		}
+	pods, err := o.workloadPods(ctx, u)
+	if err != nil {
+		return err
 	}
-	return o.printPlacement(ctx, w, pods.Items, st, ev)
+	return o.printPlacement(ctx, w, pods, st, ev)
+}
+
+// workloadPods are the pods a workload made: those its selector matches, or for a
+// CronJob (which has none) those of the Jobs it controls.
+func (o *ExplainOptions) workloadPods(ctx context.Context, u *unstructured.Unstructured) ([]corev1.Pod, error) {
+	ns := u.GetNamespace()
+	if u.GetKind() == "CronJob" {
+		var jobs batchv1.JobList
+		if err := o.kube.client.List(ctx, &jobs, client.InNamespace(ns)); err != nil {
+			return nil, fmt.Errorf("list Jobs: %w", err)
+		}
+		var out []corev1.Pod
+		for i := range jobs.Items {
+			if owner := metav1.GetControllerOfNoCopy(&jobs.Items[i]); owner == nil || owner.UID != u.GetUID() {
+				continue
+			}
+			job, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&jobs.Items[i])
+			if err != nil {
+				return nil, err
+			}
+			pods, err := o.workloadPods(ctx, &unstructured.Unstructured{Object: job})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pods...)
+		}
+		return out, nil
+	}
+	raw, found, _ := unstructured.NestedMap(u.Object, "spec", "selector")
+	if !found {
+		return nil, nil
+	}
+	var ls metav1.LabelSelector
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
+		return nil, fmt.Errorf("%s selector: %w", u.GetKind(), err)
+	}
+	selector, err := metav1.LabelSelectorAsSelector(&ls)
+	if err != nil {
+		return nil, fmt.Errorf("%s selector: %w", u.GetKind(), err)
+	}
+	var pods corev1.PodList
+	if err := o.kube.client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	return pods.Items, nil
 }
 
 // explainState is the cluster state a decision reads.

@@ -163,5 +163,74 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 	if err := env.c.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "explain"}}); err != nil {
 		t.Fatal(err)
 	}
-	oneLineError(t, "cannot explain a ConfigMap: use pod, deployment, statefulset, daemonset or job", "explain", "-n", "explain", "configmap/cfg")
+	oneLineError(t, "cannot explain a ConfigMap: use one of pod, deployment, statefulset, daemonset, replicaset, job, cronjob", "explain", "-n", "explain", "configmap/cfg")
+}
+
+// explain takes every kind the README lists; each one's own hint is read from where
+// that kind keeps it, and a workload's pods are found (a CronJob's through its Jobs).
+func TestExplainEveryHintedKind(t *testing.T) {
+	ctx := context.Background()
+	const ns = "explain-kinds"
+	if err := env.c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	hint := map[string]string{"kubexr.io/latency-class": "best-effort"}
+	template := func(app string) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
+			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "xr/" + app}}}}
+	}
+	selector := func(app string) *metav1.LabelSelector {
+		return &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}
+	}
+	always := func(app string) corev1.PodTemplateSpec {
+		tmpl := template(app)
+		tmpl.Spec.RestartPolicy = corev1.RestartPolicyAlways
+		return tmpl
+	}
+	cron := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: ns, Annotations: hint},
+		Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", Suspend: ptr.To(true),
+			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: template("nightly")}}}}
+	objects := map[string]client.Object{
+		"pod/solo": &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "solo", Namespace: ns, Annotations: hint},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "xr/solo"}}}},
+		"deployment/web": &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Annotations: hint},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: selector("web"), Template: always("web")}},
+		"statefulset/db": &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns, Annotations: hint},
+			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: selector("db"), Template: always("db")}},
+		"daemonset/agent": &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: ns, Annotations: hint},
+			Spec: appsv1.DaemonSetSpec{Selector: selector("agent"), Template: always("agent")}},
+		"replicaset/rs": &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "rs", Namespace: ns, Annotations: hint},
+			Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](1), Selector: selector("rs"), Template: always("rs")}},
+		"job/batch": &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "batch", Namespace: ns, Annotations: hint},
+			Spec: batchv1.JobSpec{Template: template("batch")}},
+		"cronjob/nightly": cron,
+	}
+	for _, obj := range objects {
+		if err := env.c.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The CronJob is suspended; one Job it "ran" stands for its schedule (the
+	// controller would start one at 03:00 only).
+	run := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "nightly-1", Namespace: ns,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: cron.Name, UID: cron.UID, Controller: ptr.To(true)}}},
+		Spec: batchv1.JobSpec{Template: template("nightly")}}
+	if err := env.c.Client.Create(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{"pod": "Pod", "deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet",
+		"replicaset": "ReplicaSet", "job": "Job", "cronjob": "CronJob"}
+	for arg := range objects {
+		t.Run(arg, func(t *testing.T) {
+			kind, name, _ := strings.Cut(arg, "/")
+			// A workload's pods appear once its controller made them.
+			out := explainUntil(t, "  "+map[bool]string{true: "solo", false: name}[kind == "pod"], arg, "-n", ns)
+			for _, want := range []string{kinds[kind] + " " + ns + "/" + name,
+				"Class:       best-effort (unbounded)    from " + arg, "Bound:       unbounded"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("explain %s lacks %q:\n%s", arg, want, out)
+				}
+			}
+		})
+	}
 }

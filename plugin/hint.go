@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,8 +18,8 @@ import (
 	"github.com/kubexr/kubectl-xr/policy"
 )
 
-// hintKinds are the kinds that may carry hints (design brief).
-var hintKinds = []string{"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Namespace"}
+// hintKinds are the kinds that may carry hints, as kubectl spells them.
+var hintKinds = xrkube.HintedKindNames(nil)
 
 // HintOptions annotates one object with a latency hint.
 type HintOptions struct {
@@ -129,9 +128,9 @@ func (o *HintOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(hintKinds, info.Mapping.GroupVersionKind.Kind) {
+	if _, ok := xrkube.HintedKindOf(info.Mapping.GroupVersionKind.Kind); !ok {
 		return fmt.Errorf("%s cannot carry a latency hint: use one of %s",
-			info.Mapping.GroupVersionKind.Kind, strings.ToLower(strings.Join(hintKinds, ", ")))
+			info.Mapping.GroupVersionKind.Kind, strings.Join(hintKinds, ", "))
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": o.annotations()}})
 	if err != nil {

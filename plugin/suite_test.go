@@ -17,7 +17,7 @@ import (
 )
 
 // Three clusters per package, each running the real Liqo control plane: a consumer
-// (kube-scheduler, the deployment and replicaset controllers, kwok for its local nodes,
+// (kube-scheduler, the deployment, replicaset, statefulset, daemonset and job controllers, kwok for its local nodes,
 // the LatencyClass CRD and default classes) and two providers with kwok nodes.
 // cloud-geneva is peered in TestMain by `kubectl xr peer add --remote-kubeconfig`;
 // edge-athens is peered by the peer test, as a Cluster API cluster.
@@ -42,7 +42,7 @@ func runMain(m *testing.M) int {
 	ctx := context.Background()
 	start := time.Now()
 	clusters, err := sb.StartClusters(ctx,
-		sandbox.ClusterOptions{Name: "consumer", Liqo: true, Kwok: true, Controllers: []string{"deployment", "replicaset"}},
+		sandbox.ClusterOptions{Name: "consumer", Liqo: true, Kwok: true, Controllers: []string{"deployment", "replicaset", "statefulset", "daemonset", "job"}},
 		sandbox.ClusterOptions{Name: "edge-athens", Liqo: true, Kwok: true},
 		sandbox.ClusterOptions{Name: "cloud-geneva", Liqo: true, Kwok: true})
 	if err != nil {

@@ -16,41 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/kubexr/kubectl-xr/internal/xrkube"
 	"github.com/kubexr/kubectl-xr/policy"
 )
 
 // ValidateHintsPath is where the hint validator is served.
 const ValidateHintsPath = "/validate-hints"
-
-// hintPaths are where each kind carries hint annotations (the fields of the annotations
-// maps). A workload's own metadata and its pod template can both hold hints.
-var hintPaths = map[string][][]string{
-	"Pod":         {{"metadata", "annotations"}},
-	"Namespace":   {{"metadata", "annotations"}},
-	"Deployment":  workloadPaths,
-	"StatefulSet": workloadPaths,
-	"DaemonSet":   workloadPaths,
-	"ReplicaSet":  workloadPaths,
-	"Job":         workloadPaths,
-	"CronJob": {
-		{"metadata", "annotations"},
-		{"spec", "jobTemplate", "metadata", "annotations"},
-		{"spec", "jobTemplate", "spec", "template", "metadata", "annotations"},
-	},
-}
-
-var workloadPaths = [][]string{{"metadata", "annotations"}, {"spec", "template", "metadata", "annotations"}}
-
-// podSpecPaths are where each kind holds the spec of the pods it makes.
-var podSpecPaths = map[string][]string{
-	"Pod":         {"spec"},
-	"Deployment":  {"spec", "template", "spec"},
-	"StatefulSet": {"spec", "template", "spec"},
-	"DaemonSet":   {"spec", "template", "spec"},
-	"ReplicaSet":  {"spec", "template", "spec"},
-	"Job":         {"spec", "template", "spec"},
-	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
-}
 
 // validatePodSpecAt refuses a hinted object's pod spec the placement cannot honour (the
 // reserved key in a user's expression, absurd affinities), at apply time.
@@ -84,7 +55,7 @@ func (v *HintValidator) Handle(_ context.Context, req admission.Request) admissi
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	paths, ok := hintPaths[req.Kind.Kind]
+	kind, ok := xrkube.HintedKindOf(req.Kind.Kind)
 	if !ok {
 		return admission.Allowed("kind carries no hints")
 	}
@@ -104,7 +75,7 @@ func (v *HintValidator) Handle(_ context.Context, req admission.Request) admissi
 	}
 	var msgs []string
 	judged := false
-	for _, path := range paths {
+	for _, path := range kind.AnnotationPaths {
 		hints := hintsAt(obj, path)
 		// An update that leaves a location's hints unchanged is not judged again: a class
 		// deleted since must not block scaling or editing an unrelated field.
@@ -119,7 +90,7 @@ func (v *HintValidator) Handle(_ context.Context, req admission.Request) admissi
 		}
 	}
 	if judged {
-		for _, err := range validatePodSpecAt(obj, podSpecPaths[req.Kind.Kind]) {
+		for _, err := range validatePodSpecAt(obj, kind.PodSpec()) {
 			msgs = append(msgs, err.Error())
 		}
 	}

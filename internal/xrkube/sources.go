@@ -17,21 +17,25 @@ import (
 // CronJob. A deeper chain (a custom controller owning a Deployment) ends there.
 const maxOwnerDepth = 2
 
-// workloadKinds are the owners whose metadata can carry hints, keyed by group/kind.
-var workloadKinds = map[schema.GroupKind]string{
-	{Group: "apps", Kind: "ReplicaSet"}:  "replicaset",
-	{Group: "apps", Kind: "Deployment"}:  "deployment",
-	{Group: "apps", Kind: "StatefulSet"}: "statefulset",
-	{Group: "apps", Kind: "DaemonSet"}:   "daemonset",
-	{Group: "batch", Kind: "Job"}:        "job",
-	{Group: "batch", Kind: "CronJob"}:    "cronjob",
-}
+// workloadKinds are the owners whose metadata can carry hints (the owners among
+// HintedKinds), keyed by group/kind, with their kubectl names.
+var workloadKinds = func() map[schema.GroupKind]string {
+	out := map[schema.GroupKind]string{}
+	for _, k := range HintedKinds {
+		if k.Owner() {
+			out[k.GroupKind] = k.Name()
+		}
+	}
+	return out
+}()
 
 // WorkloadGVKs are the workload kinds whose metadata the webhook caches.
 func WorkloadGVKs() []schema.GroupVersionKind {
 	out := make([]schema.GroupVersionKind, 0, len(workloadKinds))
-	for gk := range workloadKinds {
-		out = append(out, gk.WithVersion("v1"))
+	for _, k := range HintedKinds {
+		if k.Owner() {
+			out = append(out, k.WithVersion("v1"))
+		}
 	}
 	return out
 }
