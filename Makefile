@@ -15,10 +15,10 @@ all: build
 build: ## Build kubectl-xr and xr-webhook into bin/.
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
-generate: ## Regenerate the LatencyClass deepcopy and CRD with controller-gen (built from the module proxy).
+generate: ## Regenerate deepcopy (api/...) and the LatencyClass CRD (api/v1alpha1 only: api/output kinds are never stored) with controller-gen (built from the module proxy).
 	go build -C hack/tools/controller-gen -o $(CURDIR)/$(BIN)/controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen
 	$(BIN)/controller-gen object paths=./api/...
-	$(BIN)/controller-gen crd paths=./api/... output:crd:artifacts:config=manifests/crd
+	$(BIN)/controller-gen crd paths=./api/v1alpha1/... output:crd:artifacts:config=manifests/crd
 
 testbins: ## Build the real Kubernetes test binaries (cached outside the checkout by version).
 	hack/testbins.sh >/dev/null

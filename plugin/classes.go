@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,7 +21,7 @@ import (
 
 // ClassesOptions lists the LatencyClasses and the clusters meeting each now.
 type ClassesOptions struct {
-	Output string
+	output *listOutput
 
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
@@ -41,18 +43,18 @@ func NewCmdClasses(f genericclioptions.RESTClientGetter, streams genericiooption
 			if err := o.Complete(); err != nil {
 				return err
 			}
-			if err := validateOutput(o.Output); err != nil {
-				return err
-			}
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, json, yaml or name")
+	o.output = addListOutput(cmd)
 	return cmd
 }
 
-// Complete resolves the clients.
+// Complete checks the output format and resolves the clients.
 func (o *ClassesOptions) Complete() error {
+	if err := o.output.Validate(); err != nil {
+		return err
+	}
 	k, err := newKube(o.getter)
 	o.kube = k
 	return err
@@ -64,12 +66,8 @@ func (o *ClassesOptions) Run(ctx context.Context) error {
 	if err := o.kube.client.List(ctx, &lcs); err != nil && !isNoMatch(err) {
 		return fmt.Errorf("list LatencyClasses: %w", err)
 	}
-	if o.Output != "" && o.Output != "wide" {
-		lcs.SetGroupVersionKind(xrv1.GroupVersion.WithKind("LatencyClassList"))
-		for i := range lcs.Items {
-			lcs.Items[i].SetGroupVersionKind(xrv1.GroupVersion.WithKind("LatencyClass"))
-		}
-		return printObject(o.Out, o.Output, &lcs)
+	if !o.output.humanReadable() {
+		return o.output.Print(o.Out, &lcs, nil)
 	}
 	classes, err := xrkube.ClassSet(lcs.Items)
 	if err != nil {
@@ -82,15 +80,29 @@ func (o *ClassesOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The rows are the classes in effect (the defaults when none is stored), each with
+	// its LatencyClass object for --show-labels and --sort-by.
+	stored := map[string]*xrv1.LatencyClass{}
+	for i := range lcs.Items {
+		stored[lcs.Items[i].Name] = &lcs.Items[i]
+	}
 	var rows [][]any
+	var objects []runtime.Object
 	for _, c := range classes.Classes() {
 		bound := "unbounded"
 		if c.Bounded() {
 			bound = policy.FormatRTT(c.MaxRTT)
 		}
 		rows = append(rows, []any{c.Name, bound, orDash(strings.Join(meeting[c.Name], ",")), c.Description})
+		obj := stored[c.Name]
+		if obj == nil {
+			obj = &xrv1.LatencyClass{ObjectMeta: metav1.ObjectMeta{Name: c.Name}}
+		}
+		objects = append(objects, obj)
 	}
-	return printTable(o.Out, []column{{name: "NAME"}, {name: "MAX RTT"}, {name: "CLUSTERS MEETING NOW"}, {name: "DESCRIPTION", wide: true}}, rows, o.Output == "wide")
+	return o.output.Print(o.Out, &lcs, func() *metav1.Table {
+		return newTable([]column{{name: "NAME"}, {name: "MAX RTT"}, {name: "CLUSTERS MEETING NOW"}, {name: "DESCRIPTION", wide: true}}, rows, objects)
+	})
 }
 
 // clustersMeeting maps each class to the peered clusters that meet it now, according to

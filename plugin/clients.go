@@ -19,11 +19,12 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
 	xrv1 "github.com/kubexr/kubectl-xr/api/v1alpha1"
 )
 
 // newScheme has the types the plugin reads and writes: core Kubernetes, CRDs, Liqo's,
-// Cluster API's and kubectl-xr's.
+// Cluster API's and kubectl-xr's, and the kinds of its output.
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
@@ -34,6 +35,7 @@ func newScheme() *runtime.Scheme {
 	utilruntime.Must(offloadingv1beta1.AddToScheme(s))
 	utilruntime.Must(ipamv1alpha1.AddToScheme(s))
 	utilruntime.Must(xrv1.AddToScheme(s))
+	utilruntime.Must(outputv1.AddToScheme(s))
 	utilruntime.Must(clusterv1.AddToScheme(s))
 	return s
 }

@@ -28,7 +28,7 @@ func TestUserErrorsAreOneLine(t *testing.T) {
 		"unknown kind":      {[]string{"explain", "frobs/x"}, `the server doesn't have a resource type "frobs"`},
 		"forbidden by RBAC": {[]string{"--as", "someone", "hint", "ns/errors", "--class", "low"}, `User "someone" cannot`},
 		"webhook missing":   {[]string{"doctor"}, "some checks failed (see above)"},
-		"bad output":        {[]string{"peer", "list", "-o", "xml"}, `unknown output format "xml": use one of wide, json, yaml, name`},
+		"bad output":        {[]string{"peer", "list", "-o", "xml"}, `unable to match a printer suitable for the output format "xml", allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,kyaml,name,template,templatefile,wide,yaml`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) { oneLineError(t, tc.want, tc.args...) })

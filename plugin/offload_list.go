@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -24,7 +25,7 @@ func rawOf(obj runtime.Object) runtime.RawExtension { return runtime.RawExtensio
 
 // OffloadListOptions lists the offloaded namespaces.
 type OffloadListOptions struct {
-	Output        string
+	output        *listOutput
 	AllNamespaces bool
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
@@ -36,16 +37,19 @@ func newCmdOffloadList(f genericclioptions.RESTClientGetter, streams genericioop
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List the namespaces offloaded with Liqo, their strategy, clusters and default class",
+		Long: "Lists the NamespaceOffloading of the current namespace (-n NAMESPACE for another), or of\n" +
+			"every namespace with -A, as kubectl get does.",
+		Example: "  kubectl xr offload list -A\n  kubectl xr offload list -A -o custom-columns=NAMESPACE:.metadata.namespace,CLUSTERS:.spec.clusterSelector",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validateOutput(o.Output); err != nil {
+			if err := o.output.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, json, yaml or name")
-	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", true, "every offloaded namespace (the default; -n NAMESPACE shows one)")
+	o.output = addListOutput(cmd)
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "every offloaded namespace, not only the current one")
 	return cmd
 }
 
@@ -57,25 +61,28 @@ func (o *OffloadListOptions) Run(ctx context.Context) error {
 	}
 	var list offloadingv1beta1.NamespaceOffloadingList
 	var opts []client.ListOption
-	if k.explicitNamespace {
-		opts = append(opts, client.InNamespace(k.namespace)) // -n narrows the listing
+	if !o.AllNamespaces {
+		opts = append(opts, client.InNamespace(k.namespace))
 	}
 	if err := k.client.List(ctx, &list, opts...); err != nil {
 		return fmt.Errorf("list NamespaceOffloadings (is Liqo installed?): %w", err)
 	}
-	if o.Output != "" && o.Output != "wide" {
-		list.SetGroupVersionKind(offloadingv1beta1.SchemeGroupVersion.WithKind("NamespaceOffloadingList"))
-		for i := range list.Items {
-			list.Items[i].SetGroupVersionKind(offloadingv1beta1.SchemeGroupVersion.WithKind("NamespaceOffloading"))
-		}
-		return printObject(o.Out, o.Output, &list)
+	if !o.output.humanReadable() {
+		return o.output.Print(o.Out, &list, nil)
 	}
 	if len(list.Items) == 0 {
-		fmt.Fprintln(o.ErrOut, "No offloaded namespaces found.")
+		if o.AllNamespaces {
+			fmt.Fprintln(o.ErrOut, "No offloaded namespaces found.")
+		} else {
+			fmt.Fprintf(o.ErrOut, "Namespace %s is not offloaded (kubectl xr offload list -A lists every namespace).\n", k.namespace)
+		}
 		return nil
 	}
 	var rows [][]any
-	for _, no := range list.Items {
+	var objects []runtime.Object
+	for i := range list.Items {
+		no := &list.Items[i]
+		objects = append(objects, no)
 		ns := &corev1.Namespace{}
 		_ = k.client.Get(ctx, client.ObjectKey{Name: no.Namespace}, ns)
 		enabled := "no"
@@ -87,8 +94,10 @@ func (o *OffloadListOptions) Run(ctx context.Context) error {
 			orDash(ns.Annotations[policy.AnnotationLatencyClass]), enabled, orDash(string(no.Status.OffloadingPhase)),
 			string(no.Spec.NamespaceMappingStrategy), duration.HumanDuration(time.Since(no.CreationTimestamp.Time))})
 	}
-	return printTable(o.Out, []column{{name: "NAMESPACE"}, {name: "STRATEGY"}, {name: "CLUSTERS"}, {name: "CLASS"},
-		{name: "XR PLACEMENT"}, {name: "PHASE"}, {name: "MAPPING", wide: true}, {name: "AGE"}}, rows, o.Output == "wide")
+	return o.output.Print(o.Out, &list, func() *metav1.Table {
+		return newTable([]column{{name: "NAMESPACE"}, {name: "STRATEGY"}, {name: "CLUSTERS"}, {name: "CLASS"},
+			{name: "XR PLACEMENT"}, {name: "PHASE"}, {name: "MAPPING", wide: true}, {name: "AGE"}}, rows, objects)
+	})
 }
 
 // OffloadRemoveOptions stops offloading a namespace.

@@ -69,21 +69,30 @@ func TestOffloadDryRunApplyListRemove(t *testing.T) {
 		t.Errorf("remote namespace on cloud-geneva: %v", err)
 	}
 
-	list := mustXR(t, "offload", "list")
+	list := mustXR(t, "offload", "list", "-A")
 	for _, want := range []string{"NAMESPACE", "xr-demo", "LocalAndRemote", "liqo.io/remote-cluster-id in (cloud-geneva)", "low", "yes", "Ready"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("offload list lacks %q:\n%s", want, list)
 		}
 	}
 
-	if out, errOut, _ := kubectlXR(t, "offload", "list", "-n", "default"); out != "" || !strings.Contains(errOut, "No offloaded namespaces found.") {
+	// Like kubectl get: the current namespace without -A.
+	if out, errOut, _ := kubectlXR(t, "offload", "list", "-n", "default"); out != "" ||
+		errOut != "Namespace default is not offloaded (kubectl xr offload list -A lists every namespace).\n" {
 		t.Errorf("offload list -n default: stdout %q stderr %q", out, errOut)
 	}
-	if out := mustXR(t, "offload", "list", "-o", "json"); !strings.Contains(out, `"podOffloadingStrategy": "LocalAndRemote"`) {
-		t.Errorf("offload list -o json:\n%s", out)
+	if out := mustXR(t, "offload", "list", "-n", "xr-demo", "--no-headers", "-o", "custom-columns=NS:.metadata.namespace,STRATEGY:.spec.podOffloadingStrategy"); out != "xr-demo   LocalAndRemote\n" {
+		t.Errorf("offload list -n xr-demo custom-columns: %q", out)
 	}
-	if out := mustXR(t, "offload", "list", "-o", "name"); !strings.Contains(out, "namespaceoffloading.offloading.liqo.io/offloading") {
-		t.Errorf("offload list -o name:\n%s", out)
+	if out := mustXR(t, "offload", "list", "-A", "-o", "json"); !strings.Contains(out, `"podOffloadingStrategy": "LocalAndRemote"`) ||
+		strings.Contains(out, "managedFields") || !strings.Contains(out, `"kind": "NamespaceOffloadingList"`) {
+		t.Errorf("offload list -A -o json (a NamespaceOffloadingList without managedFields):\n%s", out)
+	}
+	if out := mustXR(t, "offload", "list", "-A", "-o", "yaml", "--show-managed-fields"); !strings.Contains(out, "managedFields:") {
+		t.Errorf("offload list -o yaml --show-managed-fields lacks them:\n%s", out)
+	}
+	if out := mustXR(t, "offload", "list", "-A", "-o", "name"); out != "namespaceoffloading.offloading.liqo.io/offloading\n" {
+		t.Errorf("offload list -A -o name: %q", out)
 	}
 
 	mustXR(t, "offload", "remove", "xr-demo")

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -16,33 +15,22 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
+	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
 	"github.com/kubexr/kubectl-xr/internal/xrkube"
 	"github.com/kubexr/kubectl-xr/policy"
 )
 
-// Peer is one row of `kubectl xr peer list`, also its -o json/yaml item.
-type Peer struct {
-	ClusterID    string    `json:"clusterID"`
-	CAPICluster  string    `json:"capiCluster,omitempty"`
-	Role         string    `json:"role"`
-	Connection   string    `json:"connection"`
-	RTT          string    `json:"rtt,omitempty"`
-	LatencyClass string    `json:"latencyClass,omitempty"`
-	VirtualNodes []string  `json:"virtualNodes"`
-	Namespaces   []string  `json:"offloadedNamespaces"`
-	Created      time.Time `json:"created"`
-}
-
 // PeerListOptions lists the peered clusters.
 type PeerListOptions struct {
-	Output string
+	output *listOutput
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
 }
@@ -53,15 +41,19 @@ func newCmdPeerList(f genericclioptions.RESTClientGetter, streams genericiooptio
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List peered clusters with their connection, smoothed RTT, latency class and offloaded namespaces",
-		Args:    cobra.NoArgs,
+		Long: "With -o json|yaml the output is a PeerList of kubexr.io/v1alpha1 Peer objects (docs/output.md);\n" +
+			"jsonpath, go-template and custom-columns read the same fields.",
+		Example: "  kubectl xr peer list\n  kubectl xr peer list -o jsonpath='{.items[*].clusterID}'\n" +
+			"  kubectl xr peer list -o custom-columns=CLUSTER:.clusterID,RTT:.rtt --sort-by=.rtt",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validateOutput(o.Output); err != nil {
+			if err := o.output.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, json, yaml or name")
+	o.output = addListOutput(cmd)
 	return cmd
 }
 
@@ -75,42 +67,32 @@ func (o *PeerListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	switch o.Output {
-	case "json", "yaml":
-		data, err := json.MarshalIndent(map[string]any{"items": peers}, "", "    ")
-		if err != nil {
-			return err
-		}
-		if o.Output == "yaml" {
-			if data, err = yaml.JSONToYAML(data); err != nil {
-				return err
-			}
-		}
-		_, err = fmt.Fprintln(o.Out, strings.TrimRight(string(data), "\n"))
-		return err
-	case "name":
-		for _, p := range peers {
-			fmt.Fprintf(o.Out, "foreigncluster.core.liqo.io/%s\n", p.ClusterID)
-		}
-		return nil
+	list := &outputv1.PeerList{Items: peers}
+	if !o.output.humanReadable() {
+		return o.output.Print(o.Out, list, nil)
 	}
 	if len(peers) == 0 {
 		fmt.Fprintln(o.ErrOut, "No peered clusters found (kubectl xr peer add).")
 		return nil
 	}
 	var rows [][]any
-	for _, p := range peers {
+	var objects []runtime.Object
+	for i := range peers {
+		p := &peers[i]
 		rows = append(rows, []any{p.ClusterID, orDash(p.CAPICluster), p.Connection, orDash(p.RTT), orDash(p.LatencyClass),
-			orDash(strings.Join(p.VirtualNodes, ",")), orDash(strings.Join(p.Namespaces, ",")), p.Role,
-			duration.HumanDuration(time.Since(p.Created))})
+			orDash(strings.Join(p.VirtualNodes, ",")), orDash(strings.Join(p.OffloadedNamespaces, ",")), p.Role,
+			duration.HumanDuration(time.Since(p.CreationTimestamp.Time))})
+		objects = append(objects, p)
 	}
-	return printTable(o.Out, []column{{name: "CLUSTER ID"}, {name: "CAPI CLUSTER"}, {name: "CONNECTION"}, {name: "RTT"},
-		{name: "CLASS"}, {name: "VIRTUAL NODES"}, {name: "NAMESPACES"}, {name: "ROLE", wide: true}, {name: "AGE"}}, rows, o.Output == "wide")
+	return o.output.Print(o.Out, list, func() *metav1.Table {
+		return newTable([]column{{name: "CLUSTER ID"}, {name: "CAPI CLUSTER"}, {name: "CONNECTION"}, {name: "RTT"},
+			{name: "CLASS"}, {name: "VIRTUAL NODES"}, {name: "NAMESPACES"}, {name: "ROLE", wide: true}, {name: "AGE"}}, rows, objects)
+	})
 }
 
 // listPeers reads Liqo's ForeignClusters, Connections, virtual nodes (with the class and
 // RTT xr-webhook's observer writes) and NamespaceMaps.
-func listPeers(ctx context.Context, c client.Client) ([]Peer, error) {
+func listPeers(ctx context.Context, c client.Client) ([]outputv1.Peer, error) {
 	var fcs liqov1beta1.ForeignClusterList
 	if err := c.List(ctx, &fcs); err != nil {
 		return nil, fmt.Errorf("list Liqo ForeignClusters (is Liqo installed?): %w", err)
@@ -127,11 +109,12 @@ func listPeers(ctx context.Context, c client.Client) ([]Peer, error) {
 	if err := c.List(ctx, &maps); err != nil {
 		return nil, fmt.Errorf("list Liqo NamespaceMaps: %w", err)
 	}
-	var out []Peer
+	var out []outputv1.Peer
 	for _, fc := range fcs.Items {
 		id := string(fc.Spec.ClusterID)
-		p := Peer{ClusterID: id, CAPICluster: fc.Annotations[AnnotationCAPICluster], Role: string(fc.Status.Role),
-			Created: fc.CreationTimestamp.Time, Connection: "Disabled", VirtualNodes: []string{}, Namespaces: []string{}}
+		p := outputv1.Peer{ObjectMeta: metav1.ObjectMeta{Name: id, CreationTimestamp: fc.CreationTimestamp, Labels: fc.Labels},
+			ClusterID: id, CAPICluster: fc.Annotations[AnnotationCAPICluster], Role: string(fc.Status.Role),
+			Connection: "Disabled", VirtualNodes: []string{}, OffloadedNamespaces: []string{}}
 		if fc.Status.Modules.Networking.Enabled {
 			p.Connection = "NoConnection"
 		}
@@ -158,14 +141,14 @@ func listPeers(ctx context.Context, c client.Client) ([]Peer, error) {
 				continue
 			}
 			for ns := range m.Spec.DesiredMapping {
-				p.Namespaces = append(p.Namespaces, ns)
+				p.OffloadedNamespaces = append(p.OffloadedNamespaces, ns)
 			}
 		}
 		sort.Strings(p.VirtualNodes)
-		sort.Strings(p.Namespaces)
+		sort.Strings(p.OffloadedNamespaces)
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b Peer) int { return strings.Compare(a.ClusterID, b.ClusterID) })
+	slices.SortFunc(out, func(a, b outputv1.Peer) int { return strings.Compare(a.ClusterID, b.ClusterID) })
 	return out, nil
 }
 

@@ -3,9 +3,11 @@ package plugin_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +19,7 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
 	"github.com/kubexr/kubectl-xr/plugin"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
 )
@@ -187,6 +190,35 @@ func TestPeerFromKubeconfigAndClusterAPIListAndRemove(t *testing.T) {
 	}
 	if out := mustXR(t, "peer", "list", "-o", "yaml"); !strings.Contains(out, "clusterID: edge-athens") {
 		t.Errorf("peer list -o yaml:\n%s", out)
+	}
+	// kubectl's printers, whole output compared.
+	golden := map[string]struct {
+		args []string
+		want string
+	}{
+		"jsonpath": {[]string{"-o", "jsonpath={.items[*].clusterID}"}, "cloud-geneva edge-athens"},
+		"custom-columns sorted by name": {[]string{"-o", "custom-columns=ID:.clusterID,CAPI:.capiCluster,NODES:.virtualNodes[*]",
+			"--sort-by", "{.metadata.name}"}, "ID             CAPI                NODES\n" +
+			"cloud-geneva                       cloud-geneva\n" +
+			"edge-athens    fleet/edge-athens   edge-athens\n"},
+		"custom-columns without headers": {[]string{"-o", "custom-columns=ID:.clusterID", "--no-headers"}, "cloud-geneva\nedge-athens\n"},
+		"go-template":                    {[]string{"-o", "go-template={{range .items}}{{.clusterID}}={{.kind}} {{end}}"}, "cloud-geneva=Peer edge-athens=Peer "},
+		"name":                           {[]string{"-o", "name"}, "peer.kubexr.io/cloud-geneva\npeer.kubexr.io/edge-athens\n"},
+	}
+	for name, tc := range golden {
+		if out := mustXR(t, append([]string{"peer", "list"}, tc.args...)...); out != tc.want {
+			t.Errorf("peer list %s (%s):\n got %q\nwant %q", strings.Join(tc.args, " "), name, out, tc.want)
+		}
+	}
+	var asJSON outputv1.PeerList
+	if err := json.Unmarshal([]byte(mustXR(t, "peer", "list", "-o", "json")), &asJSON); err != nil ||
+		asJSON.APIVersion != "kubexr.io/v1alpha1" || asJSON.Kind != "PeerList" || len(asJSON.Items) != 2 ||
+		asJSON.Items[1].Kind != "Peer" || asJSON.Items[1].Name != "edge-athens" || asJSON.Items[1].CreationTimestamp.IsZero() {
+		t.Errorf("peer list -o json is not a kubexr.io/v1alpha1 PeerList of two Peers: %v %+v", err, asJSON)
+	}
+	noHeaders := strings.Fields(mustXR(t, "peer", "list", "--no-headers", "--sort-by", ".clusterID"))
+	if len(noHeaders) == 0 || noHeaders[0] != "cloud-geneva" || slices.Contains(noHeaders, "CLUSTER") {
+		t.Errorf("peer list --no-headers: %q", noHeaders)
 	}
 
 	// Unpeer through Liqo's code, with the kubeconfig read again from Cluster API.
