@@ -30,6 +30,7 @@ type HintOptions struct {
 	getter genericclioptions.RESTClientGetter
 	args   []string
 	kube   *kube
+	dryRun *dryRun
 }
 
 // NewCmdHint builds `kubectl xr hint`.
@@ -66,6 +67,7 @@ func NewCmdHint(f genericclioptions.RESTClientGetter, streams genericiooptions.I
 	cmd.Flags().StringVar(&o.MaxRTT, "max-rtt", "", `explicit round-trip bound, e.g. "15ms"`)
 	cmd.Flags().StringVar(&o.Placement, "placement", "", "any, local or remote")
 	cmd.Flags().BoolVar(&o.Clear, "clear", false, "remove the hint annotations")
+	o.dryRun = addDryRun(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("class", completeClasses(f))
 	_ = cmd.RegisterFlagCompletionFunc("placement", cobra.FixedCompletions(
 		[]string{string(policy.PlacementAny), string(policy.PlacementLocal), string(policy.PlacementRemote)}, cobra.ShellCompDirectiveNoFileComp))
@@ -75,6 +77,9 @@ func NewCmdHint(f genericclioptions.RESTClientGetter, streams genericiooptions.I
 // Complete resolves the clients.
 func (o *HintOptions) Complete(args []string) error {
 	o.args = args
+	if err := o.dryRun.Complete(); err != nil {
+		return err
+	}
 	k, err := newKube(o.getter)
 	if err != nil {
 		return err
@@ -136,14 +141,17 @@ func (o *HintOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := resource.NewHelper(info.Client, info.Mapping).Patch(info.Namespace, info.Name, types.MergePatchType, patch, nil); err != nil {
-		return fmt.Errorf("annotate %s: %w", kindName(info), err)
+	if !o.dryRun.client() {
+		helper := resource.NewHelper(info.Client, info.Mapping).DryRun(o.dryRun.server()).WithFieldManager(FieldManager)
+		if _, err := helper.Patch(info.Namespace, info.Name, types.MergePatchType, patch, nil); err != nil {
+			return fmt.Errorf("annotate %s: %w", kindName(info), err)
+		}
 	}
 	verb := "hinted"
 	if o.Clear {
 		verb = "hint cleared"
 	}
-	fmt.Fprintf(o.Out, "%s %s\n", kindName(info), verb)
+	fmt.Fprintf(o.Out, "%s %s%s\n", kindName(info), verb, o.dryRun.suffix())
 	if info.Mapping.GroupVersionKind.Kind == "Pod" {
 		fmt.Fprintln(o.ErrOut, "Warning: a running pod keeps its placement; the hint applies to pods created from now on")
 	}

@@ -23,6 +23,16 @@ func TestHintAnnotatesAndClears(t *testing.T) {
 	if err := env.c.Client.Create(ctx, cm); err != nil {
 		t.Fatal(err)
 	}
+	// Dry runs annotate nothing.
+	for dry, want := range map[string]string{"--dry-run=client": "namespace/hint hinted (dry run)\n", "--dry-run=server": "namespace/hint hinted (server dry run)\n"} {
+		if out := mustXR(t, "hint", "ns/hint", "--class", "low", dry); out != want {
+			t.Errorf("hint %s: stdout = %q, want %q", dry, out, want)
+		}
+		dryNs := &corev1.Namespace{}
+		if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "hint"}, dryNs); err != nil || dryNs.Annotations[policy.AnnotationLatencyClass] != "" {
+			t.Errorf("hint %s annotated the namespace: %v %v", dry, err, dryNs.Annotations)
+		}
+	}
 	if out := mustXR(t, "hint", "ns/hint", "--class", "low", "--max-rtt", "15ms"); out != "namespace/hint hinted\n" {
 		t.Errorf("stdout = %q", out)
 	}

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -29,13 +28,13 @@ const FieldManager = "kubectl-xr"
 type InstallOptions struct {
 	CertManager bool
 	Image       string
-	DryRun      bool
 	Output      string
 	Wait        bool
 	Timeout     time.Duration
 
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
+	dryRun *dryRun
 }
 
 // NewCmdInstall builds `kubectl xr install`.
@@ -47,8 +46,9 @@ func NewCmdInstall(f genericclioptions.RESTClientGetter, streams genericiooption
 		Long: "Applies the manifests embedded in the plugin (manifests/default, or manifests/cert-manager with\n" +
 			"--cert-manager) with server-side apply as field manager kubectl-xr, then waits until xr-webhook's\n" +
 			"Deployment is available (its readiness needs its certificate and a loaded inventory).",
-		Example: "  kubectl xr install\n  kubectl xr install --cert-manager\n  kubectl xr install --dry-run -o yaml",
-		Args:    cobra.NoArgs,
+		Example: "  kubectl xr install\n  kubectl xr install --cert-manager\n  kubectl xr install --dry-run=client -o yaml\n" +
+			"  kubectl xr install --dry-run=server   # the API server judges every object and keeps none",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err
@@ -58,20 +58,30 @@ func NewCmdInstall(f genericclioptions.RESTClientGetter, streams genericiooption
 	}
 	cmd.Flags().BoolVar(&o.CertManager, "cert-manager", false, "take certificates from cert-manager instead of xr-webhook's own rotation")
 	cmd.Flags().StringVar(&o.Image, "image", "", "xr-webhook image (default: the one in the manifests)")
-	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print the objects instead of applying them (with -o)")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "with --dry-run: yaml or json")
+	o.dryRun = addDryRun(cmd)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "with --dry-run=client|server: print the objects as yaml or json")
 	cmd.Flags().BoolVar(&o.Wait, "wait", true, "wait until xr-webhook is available")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait")
 	return cmd
 }
 
-// Validate checks the output flags.
+// Validate checks the dry-run and output flags.
 func (o *InstallOptions) Validate() error {
-	if o.DryRun && o.Output != "yaml" && o.Output != "json" {
-		return errors.New("--dry-run needs -o yaml or -o json")
+	if err := o.dryRun.Complete(); err != nil {
+		return err
 	}
-	if !o.DryRun && o.Output != "" {
-		return errors.New("-o is only for --dry-run")
+	return validateDryRunOutput(o.dryRun, o.Output)
+}
+
+// validateDryRunOutput: a writing command prints objects only for a dry run, as yaml or json.
+func validateDryRunOutput(d *dryRun, output string) error {
+	switch {
+	case output == "":
+		return nil
+	case d.none():
+		return fmt.Errorf("-o %s is only for --dry-run=client or --dry-run=server", output)
+	case output != "yaml" && output != "json":
+		return fmt.Errorf("-o %q is not supported here: use yaml or json", output)
 	}
 	return nil
 }
@@ -105,12 +115,18 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.DryRun {
-		list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
+	list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
+	if o.dryRun.client() {
 		for _, obj := range objs {
 			list.Items = append(list.Items, *obj)
+			if o.Output == "" {
+				fmt.Fprintf(o.Out, "%s/%s serverside-applied (dry run)\n", kindGroup(obj), obj.GetName())
+			}
 		}
-		return printObject(o.Out, o.Output, list)
+		if o.Output != "" {
+			return printObject(o.Out, o.Output, list)
+		}
+		return nil
 	}
 	k, err := newKube(o.getter)
 	if err != nil {
@@ -121,12 +137,30 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 		return err
 	}
 	for _, obj := range objs {
-		if err := applyOne(ctx, k.client, mapper, obj); err != nil {
+		err := applyOne(ctx, k.client, mapper, obj, o.dryRun)
+		// A server dry run creates nothing, so objects of a kind whose CRD it would
+		// create (the default LatencyClasses), or in the namespace it would create,
+		// cannot be judged yet.
+		if o.dryRun.server() && meta.IsNoMatchError(err) {
+			fmt.Fprintf(o.ErrOut, "%s/%s not checked: its CustomResourceDefinition is not installed yet (server dry run)\n", kindGroup(obj), obj.GetName())
+			continue
+		}
+		if o.dryRun.server() && apierrors.IsNotFound(err) && obj.GetNamespace() != "" {
+			fmt.Fprintf(o.ErrOut, "%s/%s not checked: namespace %s does not exist yet (server dry run)\n", kindGroup(obj), obj.GetName(), obj.GetNamespace())
+			continue
+		}
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(o.Out, "%s/%s serverside-applied\n", kindGroup(obj), obj.GetName())
+		list.Items = append(list.Items, *obj)
+		if o.Output == "" {
+			fmt.Fprintf(o.Out, "%s/%s serverside-applied%s\n", kindGroup(obj), obj.GetName(), o.dryRun.suffix())
+		}
 	}
-	if !o.Wait {
+	if o.Output != "" {
+		return printObject(o.Out, o.Output, list)
+	}
+	if !o.Wait || o.dryRun.server() {
 		return nil
 	}
 	fmt.Fprintln(o.ErrOut, "Waiting for xr-webhook to be available...")
@@ -149,11 +183,22 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// applyOne server-side applies obj; a kind that is not served yet (a CRD applied a moment
-// ago) is retried after resetting the REST mapper.
-func applyOne(ctx context.Context, c client.Client, mapper meta.RESTMapper, obj *unstructured.Unstructured) error {
+// applyOne server-side applies obj and leaves the server's answer in it; a kind that is
+// not served yet (a CRD applied a moment ago) is retried after resetting the REST mapper,
+// except in a server dry run, where no CRD was created (the NoMatch error is returned).
+func applyOne(ctx context.Context, c client.Client, mapper meta.RESTMapper, obj *unstructured.Unstructured, d *dryRun) error {
+	opts := append([]client.PatchOption{client.FieldOwner(FieldManager), client.ForceOwnership}, d.patchOpts()...)
+	var noMatch error
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		err := c.Patch(ctx, obj.DeepCopy(), client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership)
+		applied := obj.DeepCopy()
+		err := c.Patch(ctx, applied, client.Apply, opts...)
+		if err == nil {
+			obj.Object = applied.Object
+		}
+		if meta.IsNoMatchError(err) && d.server() {
+			noMatch = err
+			return true, nil
+		}
 		if meta.IsNoMatchError(err) {
 			if r, ok := mapper.(meta.ResettableRESTMapper); ok {
 				r.Reset()
@@ -165,7 +210,7 @@ func applyOne(ctx context.Context, c client.Client, mapper meta.RESTMapper, obj 
 	if err != nil {
 		return fmt.Errorf("apply %s/%s: %w", kindGroup(obj), obj.GetName(), err)
 	}
-	return nil
+	return noMatch
 }
 
 func kindGroup(obj *unstructured.Unstructured) string { return qualifiedKind(obj.GroupVersionKind()) }
@@ -175,6 +220,7 @@ type UninstallOptions struct {
 	IncludeCRDs bool
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
+	dryRun *dryRun
 }
 
 // NewCmdUninstall builds `kubectl xr uninstall`.
@@ -184,8 +230,14 @@ func NewCmdUninstall(f genericclioptions.RESTClientGetter, streams genericioopti
 		Use:   "uninstall",
 		Short: "Remove xr-webhook (the webhook configurations first); keep LatencyClasses unless --include-crds",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context()) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.dryRun.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
 	}
+	o.dryRun = addDryRun(cmd)
 	cmd.Flags().BoolVar(&o.IncludeCRDs, "include-crds", false, "also delete the LatencyClass CRD, and with it every LatencyClass")
 	return cmd
 }
@@ -205,14 +257,19 @@ func (o *UninstallOptions) Run(ctx context.Context) error {
 		if !o.IncludeCRDs && (obj.GetKind() == "CustomResourceDefinition" || obj.GetKind() == "LatencyClass") {
 			continue
 		}
-		err := k.client.Delete(ctx, obj, client.PropagationPolicy("Background"))
+		var err error
+		if o.dryRun.client() { // only what exists would be deleted
+			err = k.client.Get(ctx, client.ObjectKeyFromObject(obj), obj.DeepCopy())
+		} else {
+			err = k.client.Delete(ctx, obj, append(o.dryRun.deleteOpts(), client.PropagationPolicy("Background"))...)
+		}
 		switch {
 		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
 			continue
 		case err != nil:
 			return fmt.Errorf("delete %s/%s: %w", kindGroup(obj), obj.GetName(), err)
 		}
-		fmt.Fprintf(o.Out, "%s/%s deleted\n", kindGroup(obj), obj.GetName())
+		fmt.Fprintf(o.Out, "%s/%s deleted%s\n", kindGroup(obj), obj.GetName(), o.dryRun.suffix())
 	}
 	return nil
 }

@@ -7,7 +7,9 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -24,6 +26,27 @@ func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 	if err := env.c.Client.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook"}, before); err == nil &&
 		before.Spec.Template.Spec.Containers[0].Image == "registry.example/xr-webhook:v1" {
 		t.Fatal("--dry-run touched the cluster")
+	}
+
+	// A server dry run: the API server judges every object it can (the LatencyClasses
+	// need the CRD this install would create) and persists none.
+	out, errOut, err := kubectlXR(t, "install", "--dry-run=server")
+	if err != nil || !strings.Contains(errOut, "deployment.apps/xr-webhook not checked: namespace kubexr-system does not exist yet (server dry run)\n") ||
+		!strings.Contains(out, "validatingadmissionpolicy.admissionregistration.k8s.io/xr-webhook-node-writes serverside-applied (server dry run)\n") ||
+		!strings.Contains(out, "customresourcedefinition.apiextensions.k8s.io/latencyclasses.kubexr.io serverside-applied (server dry run)\n") ||
+		strings.Contains(out, "xr-webhook is available") {
+		t.Errorf("install --dry-run=server: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	for _, obj := range []client.Object{&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "kubexr-system", Name: "xr-webhook"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubexr-system"}},
+		&admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "xr-webhook"}},
+		&admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "xr-webhook-node-writes"}}} {
+		if err := env.c.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
+			t.Errorf("install --dry-run=server left %T %s behind (%v)", obj, obj.GetName(), err)
+		}
+	}
+	if out := mustXR(t, "install", "--dry-run=client"); !strings.HasPrefix(out, "namespace/kubexr-system serverside-applied (dry run)\n") {
+		t.Errorf("install --dry-run=client:\n%s", out)
 	}
 
 	out = mustXR(t, "install", "--image", "registry.example/xr-webhook:v1", "--timeout", "2m")
@@ -52,6 +75,17 @@ func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 	// Installing again is a no-op apply.
 	mustXR(t, "install", "--wait=false")
 
+	// Uninstall's dry runs delete nothing.
+	for _, dry := range []string{"--dry-run=client", "--dry-run=server"} {
+		suffix := map[string]string{"--dry-run=client": " (dry run)", "--dry-run=server": " (server dry run)"}[dry]
+		if out := mustXR(t, "uninstall", dry); !strings.Contains(out, "deployment.apps/xr-webhook deleted"+suffix+"\n") {
+			t.Errorf("uninstall %s:\n%s", dry, out)
+		}
+		if err := env.c.Client.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook"}, &appsv1.Deployment{}); err != nil {
+			t.Errorf("uninstall %s deleted xr-webhook: %v", dry, err)
+		}
+	}
+
 	out = mustXR(t, "uninstall")
 	if !strings.Contains(out, "mutatingwebhookconfiguration.admissionregistration.k8s.io/xr-webhook deleted") ||
 		!strings.Contains(out, "priorityclass.scheduling.k8s.io/xr-webhook-critical deleted") ||
@@ -63,5 +97,7 @@ func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 	if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, &admissionregistrationv1.MutatingWebhookConfiguration{}); !apierrors.IsNotFound(err) {
 		t.Errorf("webhook configuration left after uninstall: %v", err)
 	}
-	oneLineError(t, "--dry-run needs -o yaml or -o json", "install", "--dry-run")
+	oneLineError(t, "-o yaml is only for --dry-run=client or --dry-run=server", "install", "-o", "yaml")
+	oneLineError(t, `Invalid dry-run value (maybe). Must be "none", "server", or "client".`, "install", "--dry-run=maybe")
+	oneLineError(t, `-o "name" is not supported here: use yaml or json`, "install", "--dry-run=client", "-o", "name")
 }

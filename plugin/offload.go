@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,7 +30,6 @@ type OffloadOptions struct {
 	Strategy string
 	Clusters string
 	Mapping  string
-	DryRun   bool
 	Output   string
 	Timeout  time.Duration
 
@@ -40,6 +38,7 @@ type OffloadOptions struct {
 	namespace string
 	kube      *kube
 	liqo      *offload.Options
+	dryRun    *dryRun
 }
 
 // NewCmdOffload builds `kubectl xr offload` and its list and remove subcommands.
@@ -60,8 +59,9 @@ func NewCmdOffload(f genericclioptions.RESTClientGetter, streams genericiooption
   # Keep running pods where they are even when their cluster leaves their bound
   kubectl xr offload xr-demo --class low --move never
 
-  # Show what would be applied
-  kubectl xr offload xr-demo --class low --dry-run -o yaml`,
+  # Show what would be applied; have the API server (and Liqo's webhook) judge it
+  kubectl xr offload xr-demo --class low --dry-run=client -o yaml
+  kubectl xr offload xr-demo --class low --dry-run=server`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -83,8 +83,8 @@ func NewCmdOffload(f genericclioptions.RESTClientGetter, streams genericiooption
 	cmd.Flags().StringVar(&o.Clusters, "clusters", "", "label selector on the virtual nodes of the clusters to offload to (default: all)")
 	cmd.Flags().StringVar(&o.Mapping, "namespace-mapping", string(offloadingv1beta1.DefaultNameMappingStrategyType),
 		"remote namespace name: DefaultName or EnforceSameName (immutable once offloaded)")
-	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print the objects instead of applying them (with -o)")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "with --dry-run: yaml or json")
+	o.dryRun = addDryRun(cmd)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "with --dry-run=client|server: print the objects as yaml or json")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for Liqo to offload the namespace")
 	_ = cmd.RegisterFlagCompletionFunc("class", completeClasses(f))
 	_ = cmd.RegisterFlagCompletionFunc("move", cobra.FixedCompletions([]string{string(policy.MoveAuto), string(policy.MoveNever)}, cobra.ShellCompDirectiveNoFileComp))
@@ -128,11 +128,11 @@ func (o *OffloadOptions) Validate(ctx context.Context) error {
 	if o.Mapping != string(offloadingv1beta1.DefaultNameMappingStrategyType) && o.Mapping != string(offloadingv1beta1.EnforceSameNameMappingStrategyType) {
 		return fmt.Errorf("--namespace-mapping %q is not supported: use DefaultName or EnforceSameName", o.Mapping)
 	}
-	if o.Output != "" && !o.DryRun {
-		return errors.New("-o is only for --dry-run (kubectl xr offload list prints offloaded namespaces)")
+	if err := o.dryRun.Complete(); err != nil {
+		return err
 	}
-	if o.DryRun && o.Output != "yaml" && o.Output != "json" {
-		return errors.New("--dry-run needs -o yaml or -o json")
+	if err := validateDryRunOutput(o.dryRun, o.Output); err != nil {
+		return fmt.Errorf("%w (kubectl xr offload list prints offloaded namespaces)", err)
 	}
 	if o.Move != string(policy.MoveAuto) && o.Move != string(policy.MoveNever) {
 		return fmt.Errorf("--move %q is not a move policy: use auto (move pods off a cluster that leaves their bound) or never", o.Move)
@@ -152,22 +152,15 @@ func (o *OffloadOptions) Run(ctx context.Context) error {
 	ns := &corev1.Namespace{}
 	err := o.kube.client.Get(ctx, client.ObjectKey{Name: o.namespace}, ns)
 	switch {
-	case apierrors.IsNotFound(err) && o.DryRun:
+	case apierrors.IsNotFound(err) && o.dryRun.client():
 		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.namespace}}
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("namespace %q not found: create it first (kubectl create namespace %s)", o.namespace, o.namespace)
 	case err != nil:
 		return fmt.Errorf("get namespace %s: %w", o.namespace, err)
 	}
-	if o.DryRun {
-		opted := ns.DeepCopy()
-		o.optIn(opted)
-		opted.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-		opted.ManagedFields = nil
-		list := &corev1.List{}
-		list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("List"))
-		list.Items = append(list.Items, rawOf(opted), rawOf(o.namespaceOffloading()))
-		return printObject(o.Out, o.Output, list)
+	if !o.dryRun.none() {
+		return o.runDry(ctx, ns)
 	}
 	if err := o.liqo.Run(ctx); err != nil {
 		return fmt.Errorf("offload namespace %s with Liqo: %w", o.namespace, err)
@@ -185,8 +178,46 @@ func (o *OffloadOptions) Run(ctx context.Context) error {
 	if o.Class != "" {
 		class = ", default class " + o.Class
 	}
-	fmt.Fprintf(o.Out, "namespace/%s offloaded (%s, %s%s, move %s); latency placement enabled\n", o.namespace, o.Strategy, clusters, class, o.Move)
+	fmt.Fprintf(o.Out, "namespace/%s offloaded (%s, %s%s, move %s); latency placement enabled%s\n",
+		o.namespace, o.Strategy, clusters, class, o.Move, o.dryRun.suffix())
 	return nil
+}
+
+// runDry prints (client) or has the API server judge (server) the namespace's opt-in and
+// the NamespaceOffloading liqoctl offload would create or update. Liqo's offload code has
+// no dry run, so the server dry run writes the same objects itself, with dryRun=All.
+func (o *OffloadOptions) runDry(ctx context.Context, ns *corev1.Namespace) error {
+	opted := ns.DeepCopy()
+	o.optIn(opted)
+	nsoff := o.namespaceOffloading()
+	if o.dryRun.server() {
+		if err := o.kube.client.Patch(ctx, opted, client.MergeFrom(ns), o.dryRun.patchOpts()...); err != nil {
+			return fmt.Errorf("enable xr-webhook in namespace %s: %w", o.namespace, err)
+		}
+		existing := &offloadingv1beta1.NamespaceOffloading{}
+		err := o.kube.client.Get(ctx, client.ObjectKeyFromObject(nsoff), existing)
+		switch {
+		case apierrors.IsNotFound(err):
+			err = o.kube.client.Create(ctx, nsoff, o.dryRun.createOpts()...)
+		case err == nil:
+			existing.Spec = nsoff.Spec
+			err = o.kube.client.Update(ctx, existing, client.DryRunAll)
+			nsoff = existing
+		}
+		if err != nil {
+			return fmt.Errorf("offload namespace %s (server dry run): %w", o.namespace, err)
+		}
+	}
+	if o.Output == "" {
+		fmt.Fprintf(o.Out, "namespace/%s offloaded (%s); latency placement enabled%s\n", o.namespace, o.Strategy, o.dryRun.suffix())
+		return nil
+	}
+	opted.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	nsoff.SetGroupVersionKind(offloadingv1beta1.SchemeGroupVersion.WithKind("NamespaceOffloading"))
+	list := &corev1.List{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("List"))
+	list.Items = append(list.Items, rawOf(opted), rawOf(nsoff))
+	return printObject(o.Out, o.Output, list)
 }
 
 // optIn labels the namespace for xr-webhook and sets its default class and move policy.

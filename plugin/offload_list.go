@@ -17,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kubexr/kubectl-xr/internal/xrkube"
 	"github.com/kubexr/kubectl-xr/policy"
 )
 
@@ -105,6 +106,7 @@ type OffloadRemoveOptions struct {
 	Timeout time.Duration
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
+	dryRun *dryRun
 }
 
 func newCmdOffloadRemove(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
@@ -115,12 +117,18 @@ func newCmdOffloadRemove(f genericclioptions.RESTClientGetter, streams genericio
 		Long: "Runs Liqo's unoffload code, which deletes the namespace's twins on the providers and the pods\n" +
 			"running there, then removes the kubexr.io/enabled label and the default class.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.Run(cmd.Context(), args[0]) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.dryRun.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context(), args[0])
+		},
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return completeNames(f, "namespaces", ""), cobra.ShellCompDirectiveNoFileComp
 		},
 	}
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for Liqo")
+	o.dryRun = addDryRun(cmd)
 	return cmd
 }
 
@@ -137,21 +145,32 @@ func (o *OffloadRemoveOptions) Run(ctx context.Context, namespace string) error 
 		}
 		return err
 	}
-	f, err := localLiqoFactory(o.getter, o.ErrOut)
-	if err != nil {
-		return err
+	switch {
+	case o.dryRun.none():
+		f, err := localLiqoFactory(o.getter, o.ErrOut)
+		if err != nil {
+			return err
+		}
+		u := &unoffload.Options{Factory: f, Namespaces: []string{namespace}, Timeout: o.Timeout}
+		if err := u.Run(ctx); err != nil {
+			return fmt.Errorf("unoffload namespace %s with Liqo: %w", namespace, err)
+		}
+	case o.dryRun.server():
+		// Liqo's unoffload has no dry run: the deletion it starts is judged instead.
+		nsoff := &offloadingv1beta1.NamespaceOffloading{ObjectMeta: metav1.ObjectMeta{Name: xrkube.NamespaceOffloadingName, Namespace: namespace}}
+		if err := k.client.Delete(ctx, nsoff, o.dryRun.deleteOpts()...); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("unoffload namespace %s (server dry run): %w", namespace, err)
+		}
 	}
-	u := &unoffload.Options{Factory: f, Namespaces: []string{namespace}, Timeout: o.Timeout}
-	if err := u.Run(ctx); err != nil {
-		return fmt.Errorf("unoffload namespace %s with Liqo: %w", namespace, err)
+	if !o.dryRun.client() {
+		patch := client.MergeFrom(ns.DeepCopy())
+		delete(ns.Labels, policy.LabelEnabled)
+		delete(ns.Annotations, policy.AnnotationLatencyClass)
+		delete(ns.Annotations, policy.AnnotationMove)
+		if err := k.client.Patch(ctx, ns, patch, o.dryRun.patchOpts()...); err != nil {
+			return fmt.Errorf("disable xr-webhook in namespace %s: %w", namespace, err)
+		}
 	}
-	patch := client.MergeFrom(ns.DeepCopy())
-	delete(ns.Labels, policy.LabelEnabled)
-	delete(ns.Annotations, policy.AnnotationLatencyClass)
-	delete(ns.Annotations, policy.AnnotationMove)
-	if err := k.client.Patch(ctx, ns, patch); err != nil {
-		return fmt.Errorf("disable xr-webhook in namespace %s: %w", namespace, err)
-	}
-	fmt.Fprintf(o.Out, "namespace/%s no longer offloaded; latency placement disabled\n", namespace)
+	fmt.Fprintf(o.Out, "namespace/%s no longer offloaded; latency placement disabled%s\n", namespace, o.dryRun.suffix())
 	return nil
 }

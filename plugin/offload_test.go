@@ -7,6 +7,7 @@ import (
 
 	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -39,6 +40,19 @@ func TestOffloadDryRunApplyListRemove(t *testing.T) {
 	}
 	if !strings.Contains(out, "kubexr.io/enabled: \"true\"") || !strings.Contains(out, "kubexr.io/latency-class: low") {
 		t.Errorf("dry-run namespace lacks the opt-in label or class:\n%s", out)
+	}
+
+	// --dry-run=server: the API server (and Liqo's webhook) judge both writes; nothing stays.
+	out = mustXR(t, append(args, "--dry-run=server", "-o", "yaml")...)
+	if !strings.Contains(out, "kind: NamespaceOffloading") || !strings.Contains(out, "uid: ") {
+		t.Errorf("offload --dry-run=server -o yaml does not print the server's objects:\n%s", out)
+	}
+	if err := env.c.Client.Get(ctx, client.ObjectKey{Namespace: "xr-demo", Name: "offloading"}, &offloadingv1beta1.NamespaceOffloading{}); !apierrors.IsNotFound(err) {
+		t.Errorf("--dry-run=server left the NamespaceOffloading behind: %v", err)
+	}
+	untouched := &corev1.Namespace{}
+	if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "xr-demo"}, untouched); err != nil || untouched.Labels[policy.LabelEnabled] != "" {
+		t.Errorf("--dry-run=server labelled the namespace: %v %v", err, untouched.Labels)
 	}
 
 	// The real run: Liqo's own offload code, then the opt-in.
@@ -95,6 +109,12 @@ func TestOffloadDryRunApplyListRemove(t *testing.T) {
 		t.Errorf("offload list -A -o name: %q", out)
 	}
 
+	if out := mustXR(t, "offload", "remove", "xr-demo", "--dry-run=server"); out != "namespace/xr-demo no longer offloaded; latency placement disabled (server dry run)\n" {
+		t.Errorf("offload remove --dry-run=server: %q", out)
+	}
+	if err := env.c.Client.Get(ctx, client.ObjectKey{Namespace: "xr-demo", Name: "offloading"}, &offloadingv1beta1.NamespaceOffloading{}); err != nil {
+		t.Errorf("offload remove --dry-run=server removed the NamespaceOffloading: %v", err)
+	}
 	mustXR(t, "offload", "remove", "xr-demo")
 	if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "xr-demo"}, ns); err != nil {
 		t.Fatal(err)
@@ -107,11 +127,12 @@ func TestOffloadDryRunApplyListRemove(t *testing.T) {
 		args []string
 		want string
 	}{
-		"unknown strategy":   {[]string{"offload", "xr-demo", "--strategy", "Everywhere"}, `--strategy "Everywhere" is not a pod offloading strategy: use LocalAndRemote, Remote or Local`},
-		"unknown class":      {[]string{"offload", "xr-demo", "--class", "fast"}, `kubexr.io/latency-class: "fast" is not a known LatencyClass`},
-		"missing namespace":  {[]string{"offload", "nope"}, `namespace "nope" not found: create it first (kubectl create namespace nope)`},
-		"dry-run without -o": {[]string{"offload", "xr-demo", "--dry-run"}, "--dry-run needs -o yaml or -o json"},
-		"bad selector":       {[]string{"offload", "xr-demo", "--clusters", "a in b"}, `--clusters "a in b" is not a label selector`},
+		"unknown strategy":     {[]string{"offload", "xr-demo", "--strategy", "Everywhere"}, `--strategy "Everywhere" is not a pod offloading strategy: use LocalAndRemote, Remote or Local`},
+		"unknown class":        {[]string{"offload", "xr-demo", "--class", "fast"}, `kubexr.io/latency-class: "fast" is not a known LatencyClass`},
+		"missing namespace":    {[]string{"offload", "nope"}, `namespace "nope" not found: create it first (kubectl create namespace nope)`},
+		"-o without a dry run": {[]string{"offload", "xr-demo", "-o", "yaml"}, "-o yaml is only for --dry-run=client or --dry-run=server (kubectl xr offload list prints offloaded namespaces)"},
+		"unknown dry run":      {[]string{"offload", "xr-demo", "--dry-run=yes"}, `Invalid dry-run value (yes). Must be "none", "server", or "client".`},
+		"bad selector":         {[]string{"offload", "xr-demo", "--clusters", "a in b"}, `--clusters "a in b" is not a label selector`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) { oneLineError(t, tc.want, tc.args...) })
