@@ -65,7 +65,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	}
 	r := &report{w: o.Out}
 	c := k.client
-	checkLiqo(ctx, c, r)
+	checkLiqo(ctx, c, liqoNamespaceOf(o.getter), r)
 	checkClasses(ctx, c, r)
 	checkWebhook(ctx, c, r)
 	checkPeers(ctx, c, r)
@@ -76,7 +76,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func checkLiqo(ctx context.Context, c client.Client, r *report) {
+func checkLiqo(ctx context.Context, c client.Client, liqoNamespace string, r *report) {
 	var cms corev1.ConfigMapList
 	err := c.List(ctx, &cms, client.InNamespace(liqoNamespace), client.MatchingLabels{"app.kubernetes.io/name": "clusterid-configmap"})
 	if err != nil || len(cms.Items) == 0 {

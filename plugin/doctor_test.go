@@ -22,6 +22,19 @@ func TestDoctorReportsEachCheckAndFailsWithoutTheWebhook(t *testing.T) {
 	}
 }
 
+// liqoctl's --liqo-namespace/-l: doctor looks for Liqo where it is told.
+func TestDoctorLooksForLiqoInTheLiqoNamespace(t *testing.T) {
+	for _, args := range [][]string{{"doctor", "-l", "elsewhere"}, {"doctor", "--liqo-namespace=elsewhere"}} {
+		out, _, err := kubectlXR(t, args...)
+		if err == nil || !strings.Contains(out, `[fail] Liqo: not installed in namespace "elsewhere"`) {
+			t.Errorf("%s: err=%v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if out, _, _ := kubectlXR(t, "doctor", "-l", "liqo"); !strings.Contains(out, "[ok]   Liqo: installed, cluster id consumer") {
+		t.Errorf("doctor -l liqo:\n%s", out)
+	}
+}
+
 func TestShellCompletion(t *testing.T) {
 	cases := map[string]struct {
 		args []string

@@ -6,6 +6,8 @@ import (
 
 	"github.com/liqotech/liqo/pkg/liqoctl/factory"
 	"github.com/liqotech/liqo/pkg/liqoctl/output"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -14,14 +16,38 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// liqoNamespace is where Liqo is installed (its chart's default).
-const liqoNamespace = "liqo"
+// defaultLiqoNamespace is where Liqo's chart installs it.
+const defaultLiqoNamespace = "liqo"
+
+// globalFlags are the flags of every command: kubectl's, and liqoctl's --liqo-namespace/-l
+// for the commands that read or write Liqo's objects. It is the RESTClientGetter every
+// command gets.
+type globalFlags struct {
+	*genericclioptions.ConfigFlags
+	liqoNamespace string
+}
+
+func newGlobalFlags(fs *pflag.FlagSet) *globalFlags {
+	g := &globalFlags{ConfigFlags: genericclioptions.NewConfigFlags(true)}
+	g.AddFlags(fs)
+	fs.StringVarP(&g.liqoNamespace, factory.FlagLiqoNamespace, "l", defaultLiqoNamespace, "the namespace where Liqo is installed (as liqoctl's)")
+	return g
+}
+
+// liqoNamespaceOf is the --liqo-namespace of the command line getter came from.
+func liqoNamespaceOf(getter genericclioptions.RESTClientGetter) string {
+	if g, ok := getter.(*globalFlags); ok && g.liqoNamespace != "" {
+		return g.liqoNamespace
+	}
+	return defaultLiqoNamespace
+}
 
 // liqoFactory builds the factory Liqo's liqoctl code runs with, from a REST config
 // (from the kubeconfig flags, or from a Cluster API kubeconfig held in memory), so the
 // plugin reuses Liqo's peering and offloading code rather than re-implementing it.
-// Liqo's messages go to errOut (its spinners to stderr).
-func liqoFactory(cfg *rest.Config, remote bool, errOut io.Writer) (*factory.Factory, error) {
+// liqoNamespace is where Liqo runs in that cluster. Liqo's messages go to errOut (its
+// spinners to stderr).
+func liqoFactory(cfg *rest.Config, liqoNamespace string, remote bool, errOut io.Writer) (*factory.Factory, error) {
 	f := factory.NewForLocal()
 	newPrinter := output.NewLocalPrinter
 	if remote {
@@ -55,7 +81,7 @@ func localLiqoFactory(f genericclioptions.RESTClientGetter, errOut io.Writer) (*
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	return liqoFactory(cfg, false, errOut)
+	return liqoFactory(cfg, liqoNamespaceOf(f), false, errOut)
 }
 
 // loadKubeconfig reads a kubeconfig file (and context) given on the command line.
@@ -70,4 +96,18 @@ func loadKubeconfig(flag, path, context string) (*rest.Config, error) {
 func kubeconfigLoader(path, context string) clientcmd.ClientConfig {
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: path}, &clientcmd.ConfigOverrides{CurrentContext: context})
+}
+
+// addRemoteLiqoNamespaceFlag is liqoctl's --remote-liqo-namespace, for commands that
+// talk to a provider too.
+func addRemoteLiqoNamespaceFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "remote-"+factory.FlagLiqoNamespace, "", "the namespace where Liqo is installed in the provider cluster (default: --liqo-namespace)")
+}
+
+// remoteLiqoNamespace is flag's value, or the local --liqo-namespace when it is empty.
+func remoteLiqoNamespace(flag string, getter genericclioptions.RESTClientGetter) string {
+	if flag != "" {
+		return flag
+	}
+	return liqoNamespaceOf(getter)
 }

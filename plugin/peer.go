@@ -42,6 +42,7 @@ func NewCmdPeer(f genericclioptions.RESTClientGetter, streams genericiooptions.I
 // PeerAddOptions peers the current (consumer) cluster with providers.
 type PeerAddOptions struct {
 	RemoteKubeconfig, RemoteContext         string
+	RemoteLiqoNamespace                     string
 	CAPICluster, CAPISelector               string
 	ManagementKubeconfig, ManagementContext string
 	NetworkingDisabled                      bool
@@ -88,6 +89,7 @@ func newCmdPeerAdd(f genericclioptions.RESTClientGetter, streams genericiooption
 	fl := cmd.Flags()
 	fl.StringVar(&o.RemoteKubeconfig, "remote-kubeconfig", "", "kubeconfig of the provider cluster")
 	fl.StringVar(&o.RemoteContext, "remote-context", "", "context in --remote-kubeconfig")
+	addRemoteLiqoNamespaceFlag(cmd, &o.RemoteLiqoNamespace)
 	fl.StringVar(&o.CAPICluster, "capi-cluster", "", "Cluster API cluster to peer with, [NAMESPACE/]NAME")
 	fl.StringVar(&o.CAPISelector, "capi-selector", "", "peer every Cluster API cluster matching this label selector, in the management cluster's current namespace (or -n, or every namespace with -A)")
 	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "with --capi-selector: match Cluster API clusters in every namespace")
@@ -244,16 +246,20 @@ func (o *PeerAddOptions) management() (client.Client, string, error) {
 	return c, ns, nil
 }
 
+func (o *PeerAddOptions) remoteLiqoNamespace() string {
+	return remoteLiqoNamespace(o.RemoteLiqoNamespace, o.getter)
+}
+
 func (o *PeerAddOptions) peerOne(ctx context.Context, localCfg *rest.Config, p provider) error {
-	local, err := liqoFactory(localCfg, false, o.ErrOut)
+	local, err := liqoFactory(localCfg, liqoNamespaceOf(o.getter), false, o.ErrOut)
 	if err != nil {
 		return err
 	}
-	remote, err := liqoFactory(p.cfg, true, o.ErrOut)
+	remote, err := liqoFactory(p.cfg, o.remoteLiqoNamespace(), true, o.ErrOut)
 	if err != nil {
 		return err
 	}
-	id, err := liqoutils.GetClusterIDWithControllerClient(ctx, remote.CRClient, liqoNamespace)
+	id, err := liqoutils.GetClusterIDWithControllerClient(ctx, remote.CRClient, remote.LiqoNamespace)
 	if err != nil {
 		return fmt.Errorf("read the provider's Liqo cluster id (is Liqo installed there?): %w", err)
 	}

@@ -155,6 +155,7 @@ func listPeers(ctx context.Context, c client.Client) ([]outputv1.Peer, error) {
 // PeerRemoveOptions removes a peering through Liqo's unpeer code.
 type PeerRemoveOptions struct {
 	RemoteKubeconfig, RemoteContext         string
+	RemoteLiqoNamespace                     string
 	ManagementKubeconfig, ManagementContext string
 	Timeout                                 time.Duration
 	genericiooptions.IOStreams
@@ -177,6 +178,7 @@ func newCmdPeerRemove(f genericclioptions.RESTClientGetter, streams genericioopt
 	}
 	cmd.Flags().StringVar(&o.RemoteKubeconfig, "remote-kubeconfig", "", "kubeconfig of the provider cluster")
 	cmd.Flags().StringVar(&o.RemoteContext, "remote-context", "", "context in --remote-kubeconfig")
+	addRemoteLiqoNamespaceFlag(cmd, &o.RemoteLiqoNamespace)
 	cmd.Flags().StringVar(&o.ManagementKubeconfig, "management-kubeconfig", "", "kubeconfig of the Cluster API management cluster (default: the current one)")
 	cmd.Flags().StringVar(&o.ManagementContext, "management-context", "", "context of the Cluster API management cluster")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "timeout of the unpeering")
@@ -204,7 +206,7 @@ func (o *PeerRemoveOptions) Run(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	remote, err := liqoFactory(remoteCfg, true, o.ErrOut)
+	remote, err := liqoFactory(remoteCfg, remoteLiqoNamespace(o.RemoteLiqoNamespace, o.getter), true, o.ErrOut)
 	if err != nil {
 		return err
 	}

@@ -241,6 +241,8 @@ func TestPeerFromKubeconfigAndClusterAPIListAndRemove(t *testing.T) {
 		"-A alone":          {[]string{"peer", "add", "--capi-cluster", "fleet/edge-athens", "-A"}, "-A/--all-namespaces goes with --capi-selector only"},
 		"missing file":      {[]string{"peer", "add", "--remote-kubeconfig", "/nonexistent/kubeconfig"}, "--remote-kubeconfig /nonexistent/kubeconfig"},
 		"nothing to remove": {[]string{"peer", "remove", "nowhere"}, `no peered cluster "nowhere" (kubectl xr peer list)`},
+		"provider's Liqo elsewhere": {[]string{"peer", "add", "--remote-kubeconfig", env.geneva.KubeconfigPath, "--remote-liqo-namespace", "elsewhere"},
+			"read the provider's Liqo cluster id (is Liqo installed there?)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) { oneLineError(t, tc.want, tc.args...) })

@@ -14,13 +14,11 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
 // NewCmdRoot builds `kubectl xr` with its subcommands.
 func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
-	flags := genericclioptions.NewConfigFlags(true)
 	cmd := &cobra.Command{
 		Use:           "xr",
 		Short:         "Place latency-critical XR workloads on Liqo-peered clusters by measured latency",
@@ -28,7 +26,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		SilenceErrors: true,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl xr"},
 	}
-	flags.AddFlags(cmd.PersistentFlags())
+	flags := newGlobalFlags(cmd.PersistentFlags())
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
