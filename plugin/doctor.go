@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
 	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
+	liqogetters "github.com/liqotech/liqo/pkg/utils/getters"
 	"github.com/spf13/cobra"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,13 +20,18 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
 	xrv1 "github.com/kubexr/kubectl-xr/api/v1alpha1"
 	"github.com/kubexr/kubectl-xr/internal/xrkube"
 	"github.com/kubexr/kubectl-xr/policy"
 )
 
+// supportedLiqo is the Liqo minor version kubectl-xr is built and tested against.
+const supportedLiqo = "v1.2."
+
 // DoctorOptions checks that latency placement can work in the current cluster.
 type DoctorOptions struct {
+	Output string
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
 }
@@ -31,30 +39,54 @@ type DoctorOptions struct {
 // NewCmdDoctor builds `kubectl xr doctor`.
 func NewCmdDoctor(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &DoctorOptions{IOStreams: streams, getter: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check Liqo, peerings, measured latency, xr-webhook and opted-in namespaces, with fixes",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context()) },
+		Long: "Exits 0 only when no check fails. -o json|yaml prints a kubexr.io/v1alpha1 DoctorReport\n" +
+			"(docs/output.md): the Liqo version found and each check with its status and fix.",
+		Example: "  kubectl xr doctor\n  kubectl xr doctor -o json | jq '.checks[] | select(.status != \"ok\")'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
+				return fmt.Errorf("unknown output format %q: use json or yaml (or nothing, for lines)", o.Output)
+			}
+			return o.Run(cmd.Context())
+		},
 	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json or yaml: print a DoctorReport")
+	return cmd
 }
 
 // errUnhealthy is returned when a check failed; the checks themselves say what and why.
 var errUnhealthy = errors.New("some checks failed (see above)")
 
-// report prints one check result per line.
+// report collects the checks' results.
 type report struct {
-	w      io.Writer
-	failed bool
+	outputv1.DoctorReport
 }
 
-func (r *report) ok(format string, args ...any) { fmt.Fprintf(r.w, "[ok]   "+format+"\n", args...) }
-func (r *report) warn(format string, args ...any) {
-	fmt.Fprintf(r.w, "[warn] "+format+"\n", args...)
+func (r *report) add(status outputv1.CheckStatus, check, fix, format string, args ...any) {
+	r.Checks = append(r.Checks, outputv1.DoctorCheck{Check: check, Status: status, Message: fmt.Sprintf(format, args...), Fix: fix})
 }
-func (r *report) fail(format string, args ...any) {
-	r.failed = true
-	fmt.Fprintf(r.w, "[fail] "+format+"\n", args...)
+func (r *report) ok(check, format string, args ...any) {
+	r.add(outputv1.CheckOK, check, "", format, args...)
+}
+func (r *report) warn(check, fix, format string, args ...any) {
+	r.add(outputv1.CheckWarn, check, fix, format, args...)
+}
+func (r *report) fail(check, fix, format string, args ...any) {
+	r.add(outputv1.CheckFail, check, fix, format, args...)
+}
+
+// print writes one line per check: [status] check: message (fix).
+func (r *report) print(w io.Writer) {
+	for _, c := range r.Checks {
+		line := fmt.Sprintf("%-6s %s: %s", "["+string(c.Status)+"]", c.Check, c.Message)
+		if c.Fix != "" {
+			line += " (" + c.Fix + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 // Run runs every check and fails when one fails.
@@ -63,14 +95,23 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r := &report{w: o.Out}
+	r := &report{}
 	c := k.client
 	checkLiqo(ctx, c, liqoNamespaceOf(o.getter), r)
 	checkClasses(ctx, c, r)
 	checkWebhook(ctx, c, r)
 	checkPeers(ctx, c, r)
 	checkNamespaces(ctx, c, r)
-	if r.failed {
+	r.Healthy = !slices.ContainsFunc(r.Checks, func(c outputv1.DoctorCheck) bool { return c.Status == outputv1.CheckFail })
+	if o.Output != "" {
+		r.SetGroupVersionKind(outputv1.GroupVersion.WithKind("DoctorReport"))
+		if err := printObject(o.Out, o.Output, &r.DoctorReport); err != nil {
+			return err
+		}
+	} else {
+		r.print(o.Out)
+	}
+	if !r.Healthy {
 		return errUnhealthy
 	}
 	return nil
@@ -80,63 +121,76 @@ func checkLiqo(ctx context.Context, c client.Client, liqoNamespace string, r *re
 	var cms corev1.ConfigMapList
 	err := c.List(ctx, &cms, client.InNamespace(liqoNamespace), client.MatchingLabels{"app.kubernetes.io/name": "clusterid-configmap"})
 	if err != nil || len(cms.Items) == 0 {
-		r.fail("Liqo: not installed in namespace %q (install Liqo v1.2: liqoctl install)", liqoNamespace)
+		r.fail("Liqo", "install Liqo v1.2: liqoctl install; or give its namespace with --liqo-namespace", "not installed in namespace %q", liqoNamespace)
 		return
 	}
-	r.ok("Liqo: installed, cluster id %s", cms.Items[0].Data["CLUSTER_ID"])
+	// The version as liqoctl version reads it: the controller-manager Deployment's image tag.
+	version, err := liqogetters.GetLiqoVersion(ctx, c, liqoNamespace)
+	switch {
+	case err != nil:
+		r.warn("Liqo", "kubectl -n "+liqoNamespace+" get deploy -l app.kubernetes.io/component=controller-manager",
+			"installed, cluster id %s; version unknown: %v", cms.Items[0].Data["CLUSTER_ID"], err)
+	case !strings.HasPrefix(version, supportedLiqo):
+		r.LiqoVersion = version
+		r.warn("Liqo", "kubectl-xr supports Liqo "+supportedLiqo+"x: upgrade or downgrade Liqo",
+			"installed, cluster id %s, version %s is outside the supported range", cms.Items[0].Data["CLUSTER_ID"], version)
+	default:
+		r.LiqoVersion = version
+		r.ok("Liqo", "installed, cluster id %s, version %s", cms.Items[0].Data["CLUSTER_ID"], version)
+	}
 }
 
 func checkClasses(ctx context.Context, c client.Client, r *report) {
 	var lcs xrv1.LatencyClassList
 	if err := c.List(ctx, &lcs); err != nil {
-		r.fail("LatencyClasses: CRD not installed (kubectl xr install)")
+		r.fail("LatencyClasses", "kubectl xr install", "CRD not installed")
 		return
 	}
 	if len(lcs.Items) == 0 {
-		r.warn("LatencyClasses: none defined; the compiled-in defaults apply (kubectl xr install adds them)")
+		r.warn("LatencyClasses", "kubectl xr install adds them", "none defined; the compiled-in defaults apply")
 		return
 	}
-	r.ok("LatencyClasses: %d defined (kubectl xr classes)", len(lcs.Items))
+	r.ok("LatencyClasses", "%d defined (kubectl xr classes)", len(lcs.Items))
 }
 
 func checkWebhook(ctx context.Context, c client.Client, r *report) {
 	dep := &appsv1.Deployment{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook"}, dep); err != nil {
-		r.fail("xr-webhook: not installed (kubectl xr install)")
+		r.fail("xr-webhook", "kubectl xr install", "not installed")
 		return
 	}
 	if dep.Status.AvailableReplicas == 0 {
-		r.fail("xr-webhook: no replica available: pods in opted-in namespaces cannot be created (kubectl -n kubexr-system describe deploy/xr-webhook)")
+		r.fail("xr-webhook", "kubectl -n kubexr-system describe deploy/xr-webhook", "no replica available: hinted pods in opted-in namespaces cannot be created")
 	} else {
-		r.ok("xr-webhook: %d/%d replicas available", dep.Status.AvailableReplicas, dep.Status.Replicas)
+		r.ok("xr-webhook", "%d/%d replicas available", dep.Status.AvailableReplicas, dep.Status.Replicas)
 	}
 	m := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	if err := c.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, m); err != nil {
-		r.fail("xr-webhook: MutatingWebhookConfiguration missing (kubectl xr install)")
+		r.fail("xr-webhook", "kubectl xr install", "MutatingWebhookConfiguration missing")
 		return
 	}
 	for _, w := range m.Webhooks {
 		if len(w.ClientConfig.CABundle) == 0 {
-			r.fail("xr-webhook: webhook %s has no CA bundle yet: the API server cannot call it (certificate rotation or cert-manager not done)", w.Name)
+			r.fail("xr-webhook", "wait for certificate rotation, or check cert-manager", "webhook %s has no CA bundle yet: the API server cannot call it", w.Name)
 			return
 		}
 	}
-	r.ok("xr-webhook: webhook configurations carry a CA bundle")
+	r.ok("xr-webhook", "webhook configurations carry a CA bundle")
 }
 
 func checkPeers(ctx context.Context, c client.Client, r *report) {
 	var fcs liqov1beta1.ForeignClusterList
 	if err := c.List(ctx, &fcs); err != nil {
-		r.fail("peerings: cannot list Liqo ForeignClusters: %v", err)
+		r.fail("peerings", "", "cannot list Liqo ForeignClusters: %v", err)
 		return
 	}
 	if len(fcs.Items) == 0 {
-		r.warn("peerings: none (kubectl xr peer add)")
+		r.warn("peerings", "kubectl xr peer add", "none")
 		return
 	}
 	peers, err := listPeers(ctx, c)
 	if err != nil {
-		r.fail("peerings: %v", err)
+		r.fail("peerings", "", "%v", err)
 		return
 	}
 	var nodes corev1.NodeList
@@ -160,19 +214,19 @@ func checkPeers(ctx context.Context, c client.Client, r *report) {
 		}
 		switch {
 		case len(p.VirtualNodes) == 0:
-			r.warn("peer %s: no virtual node (peering incomplete, or resources not shared)", p.ClusterID)
+			r.warn("peer "+p.ClusterID, "", "no virtual node (peering incomplete, or resources not shared)")
 		case notReady > 0:
-			r.fail("peer %s: %d of %d virtual nodes not Ready", p.ClusterID, notReady, len(p.VirtualNodes))
+			r.fail("peer "+p.ClusterID, "kubectl describe node -l liqo.io/remote-cluster-id="+p.ClusterID, "%d of %d virtual nodes not Ready", notReady, len(p.VirtualNodes))
 		}
 		switch {
 		case p.Connection == "Disabled":
-			r.warn("peer %s: Liqo networking disabled: no measured latency, so it never receives pods with a bound", p.ClusterID)
+			r.warn("peer "+p.ClusterID, "", "Liqo networking disabled: no measured latency, so it never receives pods with a bound")
 		case p.Connection != string(networkingv1beta1.Connected):
-			r.fail("peer %s: connection %s: it receives no pods with a bound until Connected", p.ClusterID, p.Connection)
+			r.fail("peer "+p.ClusterID, "check Liqo's gateways: kubectl get connections.networking.liqo.io -A", "connection %s: it receives no pods with a bound until Connected", p.Connection)
 		case p.LatencyClass == "":
-			r.warn("peer %s: connected but not labelled with a latency class: is xr-webhook's observer running?", p.ClusterID)
+			r.warn("peer "+p.ClusterID, "is xr-webhook's observer running? kubectl xr doctor checks xr-webhook above", "connected but not labelled with a latency class")
 		default:
-			r.ok("peer %s: connected, RTT %s, class %s", p.ClusterID, orDash(p.RTT), p.LatencyClass)
+			r.ok("peer "+p.ClusterID, "connected, RTT %s, class %s", orDash(p.RTT), p.LatencyClass)
 		}
 	}
 }
@@ -180,20 +234,20 @@ func checkPeers(ctx context.Context, c client.Client, r *report) {
 func checkNamespaces(ctx context.Context, c client.Client, r *report) {
 	var nss corev1.NamespaceList
 	if err := c.List(ctx, &nss, client.MatchingLabels{policy.LabelEnabled: "true"}); err != nil {
-		r.fail("namespaces: %v", err)
+		r.fail("namespaces", "", "%v", err)
 		return
 	}
 	if len(nss.Items) == 0 {
-		r.warn("namespaces: none opted in to latency placement (kubectl xr offload NAMESPACE)")
+		r.warn("namespaces", "kubectl xr offload NAMESPACE", "none opted in to latency placement")
 		return
 	}
 	for _, ns := range nss.Items {
 		no := &offloadingv1beta1.NamespaceOffloading{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: xrkube.NamespaceOffloadingName}, no); err != nil {
-			r.warn("namespace %s: opted in but not offloaded with Liqo: its pods stay local (kubectl xr offload %s)", ns.Name, ns.Name)
+			r.warn("namespace "+ns.Name, "kubectl xr offload "+ns.Name, "opted in but not offloaded with Liqo: its pods stay local")
 			continue
 		}
-		r.ok("namespace %s: offloaded (%s), default class %s", ns.Name, orDash(string(no.Spec.PodOffloadingStrategy)),
+		r.ok("namespace "+ns.Name, "offloaded (%s), default class %s", orDash(string(no.Spec.PodOffloadingStrategy)),
 			orDash(ns.Annotations[policy.AnnotationLatencyClass]))
 	}
 }
