@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
 	"github.com/kubexr/kubectl-xr/internal/xrkube"
 	"github.com/kubexr/kubectl-xr/policy"
 )
@@ -31,6 +31,7 @@ var explainKinds = xrkube.HintedKindNames(func(k xrkube.HintedKind) bool { retur
 
 // ExplainOptions explains the placement of a pod or a workload's pods.
 type ExplainOptions struct {
+	Output string
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
 	kube   *kube
@@ -40,13 +41,18 @@ type ExplainOptions struct {
 // NewCmdExplain builds `kubectl xr explain`.
 func NewCmdExplain(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &ExplainOptions{IOStreams: streams, getter: f, now: time.Now}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "explain TYPE/NAME",
 		Short: "Explain where a pod or workload may run and why: hint, eligible clusters, constraints, actual placement",
+		Long:  "-o json|yaml prints a kubexr.io/v1alpha1 Explanation (docs/output.md) with the same content.",
 		Example: `  kubectl xr explain deploy/stream -n xr-demo
-  kubectl xr explain pod/stream-6d9c7-x2x8z -n xr-demo`,
+  kubectl xr explain pod/stream-6d9c7-x2x8z -n xr-demo
+  kubectl xr explain cronjob/nightly -n xr-demo -o json | jq '.clusters[] | select(.eligible)'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
+				return fmt.Errorf("unknown output format %q: use json or yaml (or nothing, for text)", o.Output)
+			}
 			k, err := newKube(f)
 			if err != nil {
 				return err
@@ -56,6 +62,8 @@ func NewCmdExplain(f genericclioptions.RESTClientGetter, streams genericiooption
 		},
 		ValidArgsFunction: completeTypeName(f, explainKinds),
 	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json or yaml: print an Explanation")
+	return cmd
 }
 
 // Run prints the explanation.
@@ -95,34 +103,41 @@ func (o *ExplainOptions) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	w := o.Out
-	fmt.Fprintf(w, "%s %s/%s\n\n", kind, ns, u.GetName())
+	e := &outputv1.Explanation{Target: outputv1.ExplainedObject{Kind: kind, Namespace: ns, Name: u.GetName()}, NamespaceEnabled: st.enabled}
+	if err := o.explain(ctx, e, u, &pod, srcs, st); err != nil {
+		return err
+	}
+	if o.Output != "" {
+		e.SetGroupVersionKind(outputv1.GroupVersion.WithKind("Explanation"))
+		return printObject(o.Out, o.Output, e)
+	}
+	printExplanation(o.Out, e)
+	return nil
+}
+
+// explain fills e: the hint, each cluster's verdict, the constraints, the pods.
+func (o *ExplainOptions) explain(ctx context.Context, e *outputv1.Explanation, u *unstructured.Unstructured, pod *corev1.Pod,
+	srcs xrkube.PodSources, st *explainState) error {
 	ev, err := policy.Evaluate(policy.Input{Sources: srcs.Hints, Classes: st.classes, Inventory: st.inventory,
 		Offloading: st.selection, Now: o.now()})
 	if err != nil {
-		fmt.Fprintf(w, "Hint:        malformed: %v\n             xr-webhook refuses to create such pods.\n", err)
+		e.HintError = err.Error()
 		return nil
 	}
 	if !ev.Hint.Present() {
-		fmt.Fprintln(w, "Hint:        none (no kubexr.io annotation on the pod, its owners or the namespace)")
-		fmt.Fprintln(w, "             xr-webhook leaves such pods alone.")
 		return nil
 	}
-	decision := ev.Decision
-	printHint(w, ev.Hint, decision)
-	if !st.enabled {
-		fmt.Fprintf(w, "\nWarning: namespace %s is not enabled for xr-webhook (label kubexr.io/enabled=true, set by kubectl xr offload): its pods are NOT placed.\n", ns)
+	e.Hint = explainedHint(ev.Hint, ev.Decision)
+	explainClusters(e, ev)
+	e.Constraints = explainedConstraints(e.Target.Kind, pod, ev.Decision)
+	pods := []corev1.Pod{*pod}
+	if e.Target.Kind != "Pod" {
+		if pods, err = o.workloadPods(ctx, u); err != nil {
+			return err
+		}
 	}
-	printClusters(w, ev)
-	printConstraints(w, kind, &pod, decision)
-	if kind == "Pod" {
-		return o.printPlacement(ctx, w, []corev1.Pod{pod}, st, ev)
-	}
-	pods, err := o.workloadPods(ctx, u)
-	if err != nil {
-		return err
-	}
-	return o.printPlacement(ctx, w, pods, st, ev)
+	e.Pods = o.explainedPods(pods, st, ev)
+	return nil
 }
 
 // workloadPods are the pods a workload made: those its selector matches, or for a
@@ -224,21 +239,17 @@ func (o *ExplainOptions) state(ctx context.Context, ns string) (*explainState, e
 	return st, nil
 }
 
-func printHint(w io.Writer, h policy.Hint, d policy.Decision) {
-	class := "-"
+func explainedHint(h policy.Hint, d policy.Decision) *outputv1.ExplainedHint {
+	out := &outputv1.ExplainedHint{Class: h.Class, BoundSource: h.BoundSource.String(), Placement: string(h.Placement),
+		PlacementSource: h.PlacementSource.String(), Bound: boundText(d.Bound), Note: h.Note(),
+		Move: string(h.Move), MoveSource: h.MoveSource.String(), MoveAfter: h.MoveAfter.String(), MoveAfterSource: h.MoveAfterSource.String()}
 	if h.Class != "" {
-		class = fmt.Sprintf("%s (%s)", h.Class, boundText(h.ClassMaxRTT))
+		out.ClassMaxRTT = boundText(h.ClassMaxRTT)
 	}
-	maxRTT := "-"
 	if h.MaxRTT > 0 {
-		maxRTT = policy.FormatRTT(h.MaxRTT)
+		out.MaxRTT = policy.FormatRTT(h.MaxRTT)
 	}
-	fmt.Fprintf(w, "Hint:\n  Class:       %s    from %s\n  Max RTT:     %s\n  Placement:   %s    from %s\n  Bound:       %s\n",
-		class, h.BoundSource, maxRTT, h.Placement, h.PlacementSource, boundText(d.Bound))
-	if note := h.Note(); note != "" {
-		fmt.Fprintf(w, "  Note:        %s\n", note)
-	}
-	fmt.Fprintf(w, "  Move:        %s    from %s\n  Move after:  %s    from %s\n", h.Move, h.MoveSource, h.MoveAfter, h.MoveAfterSource)
+	return out
 }
 
 func boundText(d time.Duration) string {
@@ -248,45 +259,36 @@ func boundText(d time.Duration) string {
 	return policy.FormatRTT(d)
 }
 
-// printClusters shows each cluster's verdict as policy.Evaluate gives it.
-func printClusters(w io.Writer, ev policy.Evaluation) {
-	fmt.Fprintln(w, "\nClusters:")
-	local := "no"
-	if ev.Decision.Local {
-		local = "yes"
-	}
-	fmt.Fprintf(w, "  %-20s %-10s %s\n", "local nodes", "0", "eligible: "+local)
+// explainClusters records each cluster's verdict as policy.Evaluate gives it.
+func explainClusters(e *outputv1.Explanation, ev policy.Evaluation) {
+	e.LocalEligible = ev.Decision.Local
 	for _, v := range ev.Verdicts() {
-		rtt := "unknown"
+		cv := outputv1.ClusterVerdict{Cluster: v.ID, Eligible: v.Eligible}
 		if v.HasRTT {
-			rtt = policy.FormatRTT(v.RTT)
+			cv.RTT = policy.FormatRTT(v.RTT)
 		}
-		why := "eligible"
 		if !v.Eligible {
-			why = "not eligible: " + v.Reason
+			cv.Reason = v.Reason
 		}
-		fmt.Fprintf(w, "  %-20s %-10s %s\n", v.ID, rtt, why)
+		e.Clusters = append(e.Clusters, cv)
 	}
-	if ev.Decision.Reason != "" {
-		fmt.Fprintf(w, "  Reason:      %s\n", ev.Decision.Reason)
-	}
+	e.Reason = ev.Decision.Reason
 }
 
-func printConstraints(w io.Writer, kind string, pod *corev1.Pod, d policy.Decision) {
-	title := "Constraints (would be injected into new pods now):"
+func explainedConstraints(kind string, pod *corev1.Pod, d policy.Decision) *outputv1.ExplainedConstraints {
+	out := &outputv1.ExplainedConstraints{State: outputv1.ConstraintsWouldInject}
 	spec := pod.Spec.DeepCopy()
 	if kind == "Pod" {
-		title = "Constraints (injected when the pod was created):"
+		out.State = outputv1.ConstraintsInjected
 		if pod.Annotations[policy.AnnotationDecision] == "" {
-			title = "Constraints: none injected (the pod was created without xr-webhook placing it); now it would get:"
+			out.State = outputv1.ConstraintsNotInjected
 			d.Apply(spec)
 		}
 	} else {
 		d.Apply(spec)
 	}
-	fmt.Fprintln(w, "\n"+title)
 	if a := spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
-		for i, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
 			var reqs []string
 			for _, r := range t.MatchExpressions {
 				if r.Key == policy.InjectedKey {
@@ -294,44 +296,45 @@ func printConstraints(w io.Writer, kind string, pod *corev1.Pod, d policy.Decisi
 				}
 				reqs = append(reqs, fmt.Sprintf("%s %s [%s]", r.Key, r.Operator, strings.Join(r.Values, ", ")))
 			}
-			fmt.Fprintf(w, "  required term %d: %s\n", i+1, strings.Join(reqs, " AND "))
+			out.RequiredTerms = append(out.RequiredTerms, strings.Join(reqs, " AND "))
 		}
 	}
 	for _, t := range spec.Tolerations {
 		if t.Key == policy.LiqoTolerationKey {
-			fmt.Fprintf(w, "  toleration: %s %s %s\n", t.Key, t.Operator, t.Effect)
+			out.Toleration = fmt.Sprintf("%s %s %s", t.Key, t.Operator, t.Effect)
 			break
 		}
 	}
+	return out
 }
 
-func (o *ExplainOptions) printPlacement(_ context.Context, w io.Writer, pods []corev1.Pod, st *explainState, ev policy.Evaluation) error {
-	fmt.Fprintln(w, "\nPods:")
-	if len(pods) == 0 {
-		fmt.Fprintln(w, "  none")
-		return nil
-	}
+func (o *ExplainOptions) explainedPods(pods []corev1.Pod, st *explainState, ev policy.Evaluation) []outputv1.ExplainedPod {
 	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	out := make([]outputv1.ExplainedPod, 0, len(pods))
 	for i := range pods {
 		p := &pods[i]
+		ep := outputv1.ExplainedPod{Name: p.Name, Phase: string(p.Status.Phase), Node: p.Spec.NodeName}
 		if p.Spec.NodeName == "" {
-			fmt.Fprintf(w, "  %-40s %s (not scheduled)%s\n", p.Name, p.Status.Phase, strandedText(p, ev))
+			ep.Verdict = strandedText(p, ev)
+			out = append(out, ep)
 			continue
 		}
-		where, rtt := "local", "0"
+		ep.Cluster, ep.RTT = "local", "0"
 		cluster, remote := st.nodeCluster[p.Spec.NodeName]
 		if remote {
-			where, rtt = cluster, "unknown"
+			ep.Cluster, ep.RTT = cluster, "unknown"
 		}
 		ready, known := st.nodeReady[p.Spec.NodeName]
 		a := ev.Assess(cluster, ready || !known)
 		if a.HasRTT {
-			rtt = policy.FormatRTT(a.RTT)
+			ep.RTT = policy.FormatRTT(a.RTT)
 		}
-		fmt.Fprintf(w, "  %-40s %-10s on %-22s cluster %-16s RTT %-10s %s\n", p.Name, p.Status.Phase, p.Spec.NodeName, where, rtt,
-			o.podVerdict(p, cluster, ev, a))
+		bound := ev.Decision.Bound
+		ep.WithinBound = a.Within && (!a.HasRTT || bound == 0 || a.RTT <= bound)
+		ep.Verdict = o.podVerdict(p, cluster, ev, a)
+		out = append(out, ep)
 	}
-	return nil
+	return out
 }
 
 // podVerdict: within the bound, or why not and what the mover will do about it.
@@ -372,10 +375,10 @@ func strandedText(p *corev1.Pod, ev policy.Evaluation) string {
 		return ""
 	}
 	if !ev.Decision.Eligible() {
-		return ": admitted while no cluster qualified; waits until one does"
+		return "admitted while no cluster qualified; waits until one does"
 	}
 	if why := policy.NotRecreated(metav1.GetControllerOfNoCopy(p)); why != "" {
-		return ": admitted while no cluster qualified; one does now, but " + why + ": delete and recreate it"
+		return "admitted while no cluster qualified; one does now, but " + why + ": delete and recreate it"
 	}
-	return ": admitted while no cluster qualified; one does now, so xr-webhook replaces it"
+	return "admitted while no cluster qualified; one does now, so xr-webhook replaces it"
 }

@@ -2,6 +2,8 @@ package plugin_test
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
 	"github.com/kubexr/kubectl-xr/test/xrwebhook"
 )
 
@@ -127,6 +130,21 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 		}
 	}
 
+	// The same, machine-readable.
+	var e outputv1.Explanation
+	if err := json.Unmarshal([]byte(mustXR(t, "explain", "deploy/stream", "-n", "explain", "-o", "json")), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Kind != "Explanation" || e.Target != (outputv1.ExplainedObject{Kind: "Deployment", Namespace: "explain", Name: "stream"}) ||
+		e.Hint == nil || e.Hint.Class != "low" || e.Hint.Bound != "20ms" || e.Hint.BoundSource != "namespace/explain" ||
+		!slices.Contains(e.Clusters, outputv1.ClusterVerdict{Cluster: "cloud-geneva", RTT: "14ms", Eligible: true}) ||
+		e.Constraints == nil || e.Constraints.State != outputv1.ConstraintsWouldInject ||
+		!slices.Contains(e.Constraints.RequiredTerms, "liqo.io/remote-cluster-id In [cloud-geneva]") ||
+		len(e.Pods) != 1 || !e.Pods[0].WithinBound || e.Pods[0].Verdict != "within bound" {
+		t.Errorf("explain -o json: %+v", e)
+	}
+	oneLineError(t, `unknown output format "wide": use json or yaml (or nothing, for text)`, "explain", "deploy/stream", "-n", "explain", "-o", "wide")
+
 	// The link degrades: geneva is over the bound.
 	if err := env.c.StandInConnection(ctx, "cloud-geneva", networkingv1beta1.Connected, 40*time.Millisecond, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
@@ -225,6 +243,10 @@ func TestExplainEveryHintedKind(t *testing.T) {
 			kind, name, _ := strings.Cut(arg, "/")
 			// A workload's pods appear once its controller made them.
 			out := explainUntil(t, "  "+map[bool]string{true: "solo", false: name}[kind == "pod"], arg, "-n", ns)
+			if y := mustXR(t, "explain", arg, "-n", ns, "-o", "yaml"); !strings.Contains(y, "kind: Explanation\n") ||
+				!strings.Contains(y, "boundSource: "+arg+"\n") {
+				t.Errorf("explain %s -o yaml:\n%s", arg, y)
+			}
 			for _, want := range []string{kinds[kind] + " " + ns + "/" + name,
 				"Class:       best-effort (unbounded)    from " + arg, "Bound:       unbounded"} {
 				if !strings.Contains(out, want) {
