@@ -49,7 +49,7 @@ demo-down: ## Stop the sandbox make demo left running.
 	@go build -o $(BIN)/xr-demo ./test/demo
 	@source hack/testbins-env.sh && $(BIN)/xr-demo down --dir $(DEMO_DIR)
 
-dist: ## Cross-build release binaries into dist/.
+dist: ## Cross-build the krew archives, sha256s and manifest into dist/ (VERSION=vX.Y.Z, semver).
 	hack/dist.sh $(VERSION)
 
 lint: ## gofmt check and go vet.

@@ -9,6 +9,12 @@
 #        (the rendered manifest then lists only the platforms built)
 set -euo pipefail
 version=${1:?usage: hack/dist.sh VERSION}
+# krew and its index need a semantic version with a v prefix (krew's own check).
+semver='^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$'
+if [[ ! $version =~ $semver ]]; then
+	echo "dist: VERSION \"$version\" is not a semantic version: use vMAJOR.MINOR.PATCH, e.g. make dist VERSION=v0.3.0" >&2
+	exit 2
+fi
 cd "$(dirname "$0")/.."
 platforms=${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64}
 dist=${DIST:-dist}

@@ -20,6 +20,16 @@ func TestKrewInstallsTheDistArchive(t *testing.T) {
 	}
 	dist := t.TempDir()
 	platform := runtime.GOOS + "/" + runtime.GOARCH
+	// A version krew cannot order is refused before anything is built.
+	for _, bad := range []string{"9fadbc3-dirty", "1.2.3", "v1.2"} {
+		refuse := exec.Command("hack/dist.sh", bad)
+		refuse.Dir = ".."
+		refuse.Env = append(os.Environ(), "PLATFORMS="+platform, "DIST="+t.TempDir())
+		out, err := refuse.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), `is not a semantic version: use vMAJOR.MINOR.PATCH`) || strings.Contains(string(out), "building") {
+			t.Errorf("hack/dist.sh %s: %v\n%s", bad, err, out)
+		}
+	}
 	build := exec.Command("hack/dist.sh", "v0.0.0-test")
 	build.Dir = ".."
 	build.Env = append(os.Environ(), "PLATFORMS="+platform, "DIST="+dist)
@@ -36,9 +46,10 @@ func TestKrewInstallsTheDistArchive(t *testing.T) {
 		Kind     string                `json:"kind"`
 		Metadata struct{ Name string } `json:"metadata"`
 		Spec     struct {
-			Version   string `json:"version"`
-			Caveats   string `json:"caveats"`
-			Platforms []struct {
+			Version          string `json:"version"`
+			ShortDescription string `json:"shortDescription"`
+			Caveats          string `json:"caveats"`
+			Platforms        []struct {
 				URI, Sha256, Bin string
 			} `json:"platforms"`
 		} `json:"spec"`
@@ -48,7 +59,8 @@ func TestKrewInstallsTheDistArchive(t *testing.T) {
 	}
 	if manifest.Kind != "Plugin" || manifest.Metadata.Name != "xr" || manifest.Spec.Version != "v0.0.0-test" ||
 		len(manifest.Spec.Platforms) != 1 || len(manifest.Spec.Platforms[0].Sha256) != 64 ||
-		!strings.Contains(manifest.Spec.Caveats, "kubectl xr install") {
+		!strings.Contains(manifest.Spec.Caveats, "kubectl xr install") || !strings.Contains(manifest.Spec.Caveats, "Liqo v1.2.x") ||
+		len(manifest.Spec.ShortDescription) > 50 {
 		t.Fatalf("dist/xr.yaml:\n%s", data)
 	}
 
