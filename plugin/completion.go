@@ -1,12 +1,15 @@
 package plugin
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/resource"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 func isNoMatch(err error) bool { return meta.IsNoMatchError(err) }
@@ -58,4 +61,28 @@ func completeClasses(f genericclioptions.RESTClientGetter) cobra.CompletionFunc 
 		}
 		return classes.Names(), cobra.ShellCompDirectiveNoFileComp
 	}
+}
+
+// registerGlobalCompletions completes -n with the cluster's namespaces and --context,
+// --cluster and --user from the kubeconfig, as kubectl does; -l with the namespaces too.
+func registerGlobalCompletions(cmd *cobra.Command, f *globalFlags) {
+	namespaces := func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return completeNames(f, "namespaces", ""), cobra.ShellCompDirectiveNoFileComp
+	}
+	_ = cmd.RegisterFlagCompletionFunc("namespace", namespaces)
+	_ = cmd.RegisterFlagCompletionFunc("liqo-namespace", namespaces)
+	fromKubeconfig := func(names func(raw *clientcmdapi.Config) []string) cobra.CompletionFunc {
+		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			raw, err := f.ToRawKubeConfigLoader().RawConfig()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			out := names(&raw)
+			slices.Sort(out)
+			return out, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	_ = cmd.RegisterFlagCompletionFunc("context", fromKubeconfig(func(c *clientcmdapi.Config) []string { return slices.Collect(maps.Keys(c.Contexts)) }))
+	_ = cmd.RegisterFlagCompletionFunc("cluster", fromKubeconfig(func(c *clientcmdapi.Config) []string { return slices.Collect(maps.Keys(c.Clusters)) }))
+	_ = cmd.RegisterFlagCompletionFunc("user", fromKubeconfig(func(c *clientcmdapi.Config) []string { return slices.Collect(maps.Keys(c.AuthInfos)) }))
 }

@@ -100,6 +100,10 @@ func TestShellCompletion(t *testing.T) {
 		"class flag":       {[]string{"__complete", "hint", "ns/x", "--class", ""}, []string{"ultra-low", "low", "best-effort"}},
 		"offload strategy": {[]string{"__complete", "offload", "x", "--strategy", ""}, []string{"LocalAndRemote", "Remote", "Local"}},
 		"flags":            {[]string{"__complete", "peer", "add", "--capi"}, []string{"--capi-cluster", "--capi-selector"}},
+		"-n":               {[]string{"__complete", "classes", "-n", ""}, []string{"kube-system", "liqo", "default"}},
+		"--liqo-namespace": {[]string{"__complete", "doctor", "--liqo-namespace", ""}, []string{"liqo"}},
+		"--context":        {[]string{"__complete", "explain", "--context", ""}, []string{"consumer"}},
+		"output formats":   {[]string{"__complete", "peer", "list", "-o", ""}, []string{"jsonpath", "custom-columns", "wide"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -27,6 +27,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl xr"},
 	}
 	flags := newGlobalFlags(cmd.PersistentFlags())
+	registerGlobalCompletions(cmd, flags)
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
