@@ -27,6 +27,10 @@ const (
 	LabelLatencyClass = "kubexr.io/latency-class"
 	// LabelEnabled opts a namespace in to the webhook.
 	LabelEnabled = "kubexr.io/enabled"
+	// LabelPlaced ("true") marks the pods the webhook placed, next to their decision
+	// record: xr-webhook caches only those, so its memory follows the XR pods, not every
+	// pod of the cluster (labels are selectable, annotations are not).
+	LabelPlaced = "kubexr.io/placed"
 
 	// InjectedKey marks the node-affinity expressions this package injects, so a second
 	// application can find and replace them (idempotence, reinvocation). No node carries

@@ -2,9 +2,7 @@ package webhook_test
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,32 +47,8 @@ func TestLosingTheLeaseKeepsAdmissionsServed(t *testing.T) {
 	}
 	sandbox.Eventually(t, "xr-webhook to lead", time.Minute, func() (bool, string) { return run.Webhook.Leading(), "" })
 
-	var (
-		mu       sync.Mutex
-		created  int
-		failures []error
-	)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { // 10 hinted pods a second, straight to the API server
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			err := c.Client.Create(ctx, barePod("xr", fmt.Sprintf("p-%d", i), map[string]string{policy.AnnotationLatencyClass: "low"}))
-			mu.Lock()
-			created++
-			if err != nil {
-				failures = append(failures, err)
-			}
-			mu.Unlock()
-		}
-	}()
+	// 10 hinted pods a second, straight to the API server.
+	load := startSteadyLoad(ctx, c.Client, "xr", "p", map[string]string{policy.AnnotationLatencyClass: "low"}, 100*time.Millisecond)
 
 	time.Sleep(2 * time.Second)
 	proxy.Cut(true)
@@ -90,11 +64,7 @@ func TestLosingTheLeaseKeepsAdmissionsServed(t *testing.T) {
 	}
 	sandbox.Eventually(t, "xr-webhook to lead again", time.Minute, func() (bool, string) { return run.Webhook.Leading(), "" })
 	time.Sleep(2 * time.Second)
-	close(stop)
-	<-done
-
-	mu.Lock()
-	defer mu.Unlock()
+	created, failures := load.Stop()
 	if len(failures) > 0 {
 		t.Errorf("%d of %d admissions failed around the lost lease, e.g. %v", len(failures), created, failures[0])
 	}

@@ -89,6 +89,10 @@ func (p *PodPlacer) place(ctx context.Context, req admission.Request, pod *corev
 		placed.Annotations = map[string]string{}
 	}
 	placed.Annotations[policy.AnnotationDecision] = decision.RecordJSON()
+	if placed.Labels == nil {
+		placed.Labels = map[string]string{}
+	}
+	placed.Labels[policy.LabelPlaced] = "true"
 	raw, err := json.Marshal(placed)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode pod: %w", err)), "error", hint.Class
@@ -111,7 +115,7 @@ func podRef(pod *corev1.Pod) string {
 }
 
 // ownPaths are the only parts of a pod the webhook changes.
-var ownPaths = []string{"/spec/affinity", "/spec/tolerations", "/metadata/annotations"}
+var ownPaths = []string{"/spec/affinity", "/spec/tolerations", "/metadata/annotations", "/metadata/labels"}
 
 // onlyOwnPaths drops patch operations outside ownPaths, so whatever the diff finds
 // elsewhere (a defaulting difference between this build and the API server) is left as

@@ -65,31 +65,7 @@ func TestTwoReplicasSurviveLossRestartsAndALeaderCut(t *testing.T) {
 		return len(r.Eligible) == 1 && r.Eligible[0].ID == "near", pod.Annotations[policy.AnnotationDecision]
 	})
 
-	var (
-		mu       sync.Mutex
-		created  int
-		failures []error
-	)
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			err := c.Client.Create(ctx, barePod("xr", fmt.Sprintf("steady-%d", i), low))
-			mu.Lock()
-			created++
-			if err != nil {
-				failures = append(failures, err)
-			}
-			mu.Unlock()
-		}
-	}()
+	load := startSteadyLoad(ctx, c.Client, "xr", "steady", low, 100*time.Millisecond)
 
 	time.Sleep(2 * time.Second)
 	rs.Delete(0) // one replica lost…
@@ -117,14 +93,11 @@ func TestTwoReplicasSurviveLossRestartsAndALeaderCut(t *testing.T) {
 		t.Errorf("replica %d never took over while replica %d was cut off", 1-leader, leader)
 	}
 	time.Sleep(2 * time.Second)
-	close(stop)
-	<-done
-	mu.Lock()
+	created, failures := load.Stop()
 	if len(failures) > 0 {
 		t.Errorf("%d of %d admissions failed across a lost replica, a rolling restart and a leader cut, e.g. %v", len(failures), created, failures[0])
 	}
 	t.Logf("steady load: %d hinted pods created, %d failed", created, len(failures))
-	mu.Unlock()
 
 	// The burst.
 	const burst, clients = 1000, 16

@@ -58,13 +58,16 @@ type Options struct {
 }
 
 // CacheOptions narrow the manager's caches to what xr-webhook reads: only virtual
-// Nodes are cached whole; owners and namespaces are read as metadata only; pods keep
-// only their metadata, node name, phase and conditions (slimPod).
+// Nodes are cached whole; owners and namespaces are read as metadata only; only the
+// pods it placed (label kubexr.io/placed) are cached, each with only its metadata, node
+// name, phase and conditions (slimPod). Selecting by label matters most: a cache of
+// every pod holds each one whole while it is listed, before the transform runs.
 func CacheOptions() cache.Options {
 	virtual := labels.SelectorFromSet(labels.Set{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode})
+	placedPods := labels.SelectorFromSet(labels.Set{policy.LabelPlaced: "true"})
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Node{}: {Label: virtual},
-		&corev1.Pod{}:  {Transform: slimPod},
+		&corev1.Pod{}:  {Label: placedPods, Transform: slimPod},
 	}}
 }
 

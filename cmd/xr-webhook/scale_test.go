@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,13 +19,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kubexr/kubectl-xr/policy"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
 	"github.com/kubexr/kubectl-xr/test/xrwebhook"
 )
 
-// xr-webhook, the real binary, started against a cluster holding 30 000 pods and
-// 10 000 ReplicaSets: its caches (pods slimmed, owners as metadata) keep its peak RSS
-// under the memory limit of its Deployment in manifests/.
+// xr-webhook, the real binary, started as its Deployment runs it (GOMEMLIMIT set to the
+// container's memory limit) against a cluster holding 30 000 pods (3 000 of them placed
+// XR pods) and 10 000 ReplicaSets: its caches (placed pods only, slimmed; owners as
+// metadata) keep its peak RSS under that limit.
 func TestMemoryWith30000PodsAnd10000ReplicaSets(t *testing.T) {
 	const pods, replicaSets, clients = 30000, 10000, 32
 	sb := sandbox.NewForTest(t)
@@ -73,7 +76,8 @@ func TestMemoryWith30000PodsAnd10000ReplicaSets(t *testing.T) {
 	t.Logf("created %d pods and %d ReplicaSets in %s", pods, replicaSets, time.Since(start).Round(time.Second))
 
 	start = time.Now()
-	b, err := xrwebhook.StartBinary(ctx, sb, c, binary)
+	// As in its Deployment: GOMEMLIMIT is the container's memory limit (resourceFieldRef).
+	b, err := xrwebhook.StartBinary(ctx, sb, c, binary, fmt.Sprintf("GOMEMLIMIT=%d", limit))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +95,20 @@ func TestMemoryWith30000PodsAnd10000ReplicaSets(t *testing.T) {
 	}
 }
 
-// scalePod is a pod as a Deployment makes it: labels, an owner, a container with ports,
-// env, resources and probes — the fields the cache transform must drop.
+// scalePod is a pod as a Deployment makes it: labels, a container with ports, env,
+// resources and probes — the fields the cache transform must drop. One in ten is an XR
+// pod xr-webhook placed: it carries kubexr.io/placed and a record of a decision's size
+// (an opaque stand-in, so the mover leaves it alone) and is the only kind it caches.
 func scalePod(ns string, i int) *corev1.Pod {
+	pod := basePod(ns, i)
+	if i%10 == 0 {
+		pod.Labels[policy.LabelPlaced] = "true"
+		pod.Annotations["example.com/record"] = strings.Repeat("r", 300)
+	}
+	return pod
+}
+
+func basePod(ns string, i int) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%06d", i), Namespace: ns,
 			Labels:      map[string]string{"app": "app", "pod-template-hash": "5d9c7f8b6", "tier": "backend"},
@@ -118,7 +133,7 @@ func scaleReplicaSet(ns string, i int) *appsv1.ReplicaSet {
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rs-%06d", i), Namespace: ns, Labels: labels},
 		Spec: appsv1.ReplicaSetSpec{Replicas: &zero, Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: scalePod(ns, i).Spec}},
+				Spec: basePod(ns, i).Spec}},
 	}
 }
 

@@ -25,7 +25,7 @@ func (b *Binary) Stop() { b.proc.Stop() }
 
 // StartBinary runs binary (cmd/xr-webhook built) against c and returns once /readyz
 // passes and the webhook configurations are applied.
-func StartBinary(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, binary string) (*Binary, error) {
+func StartBinary(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, binary string, env ...string) (*Binary, error) {
 	configs, err := applyManifests(ctx, sb, c)
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func StartBinary(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, b
 		"--cert-rotation=false",
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", b.ProbePort),
 		"--metrics-bind-address=0",
-	}, []string{"KUBECONFIG=" + kubeconfig})
+	}, append([]string{"KUBECONFIG=" + kubeconfig}, env...))
 	if err != nil {
 		return nil, err
 	}
