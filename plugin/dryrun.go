@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -43,7 +42,8 @@ func (d *dryRun) suffix() string {
 	return ""
 }
 
-// opts are the write options of a server dry run (none otherwise).
+// patchOpts, deleteOpts and createOpts are the write options of a server dry run
+// (none otherwise).
 func (d *dryRun) patchOpts() []client.PatchOption {
 	if d.server() {
 		return []client.PatchOption{client.DryRunAll}
@@ -61,14 +61,6 @@ func (d *dryRun) deleteOpts() []client.DeleteOption {
 func (d *dryRun) createOpts() []client.CreateOption {
 	if d.server() {
 		return []client.CreateOption{client.DryRunAll}
-	}
-	return nil
-}
-
-// metaOpts: the same for client-go's resource.Helper callers.
-func (d *dryRun) metaDryRun() []string {
-	if d.server() {
-		return []string{metav1.DryRunAll}
 	}
 	return nil
 }

@@ -42,9 +42,6 @@ func (o *listOutput) humanReadable() bool {
 	return (format == "" || format == "wide") && *o.flags.TemplateFlags.TemplateArgument == ""
 }
 
-// wide: -o wide.
-func (o *listOutput) wide() bool { return *o.flags.OutputFormat == "wide" }
-
 func (o *listOutput) printer() (printers.ResourcePrinter, error) {
 	p, err := o.flags.ToPrinter()
 	if err != nil {
