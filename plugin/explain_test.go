@@ -68,6 +68,11 @@ func TestExplainHintClustersConstraintsAndPods(t *testing.T) {
 			_ = env.c.Client.Delete(ctx, cfg)
 		}
 		run.Stop()
+		// Leave the shared control plane as found: later tests install xr-webhook and
+		// list every offloaded namespace themselves.
+		mustXR(t, "offload", "remove", "explain")
+		mustXR(t, "uninstall")
+		waitGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubexr-system"}})
 	})
 	waitNodeLabel(t, "cloud-geneva", "low")
 	labels := map[string]string{"app": "stream"}

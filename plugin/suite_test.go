@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubexr/kubectl-xr/plugin"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
@@ -121,5 +123,20 @@ func oneLineError(t *testing.T, want string, args ...string) {
 	if err == nil || len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], want) {
 		t.Errorf("kubectl xr %s: err=%v stdout=%q stderr=%q; want one error line containing %q",
 			strings.Join(args, " "), err, out, errOut, want)
+	}
+}
+
+// waitGone waits up to a minute for obj to be deleted (a namespace's deletion finishes
+// only once the namespace controller emptied it).
+func waitGone(t *testing.T, obj client.Object) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		err := env.c.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%T %s still there after a minute (%v)", obj, obj.GetName(), err)
+		}
 	}
 }
