@@ -6,9 +6,13 @@ SHELL := /usr/bin/env bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/kubexr/kubectl-xr/internal/version.Version=$(VERSION)
 BIN := bin
+# The image's provenance: the commit and its time (the time keeps rebuilds identical).
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_FLAGS = -version $(VERSION) -revision $(REVISION) -created $(SOURCE_DATE_EPOCH)
 GO_TEST_FLAGS ?=
 
-.PHONY: all build generate test test-gateways bench fuzz demo demo-down dist lint testbins clean
+.PHONY: all build generate test test-gateways bench fuzz demo demo-down dist image push lint testbins clean
 
 all: build
 
@@ -51,6 +55,13 @@ demo-down: ## Stop the sandbox make demo left running.
 
 dist: ## Cross-build the krew archives, sha256s and manifest into dist/ (VERSION=vX.Y.Z, semver).
 	hack/dist.sh $(VERSION)
+
+image: ## xr-webhook's image (linux/amd64+arm64, non-root, no Docker): dist/xr-webhook_$(VERSION).oci.tar and a docker-archive per platform.
+	go run ./hack/image $(IMAGE_FLAGS) -out dist
+
+push: ## Build the image and push its index to IMAGE (REGISTRY/REPO; tagged VERSION; your docker login's credentials).
+	@if [[ -z "$(IMAGE)" ]]; then echo "push: set IMAGE=REGISTRY/REPO, e.g. make push IMAGE=ghcr.io/you/xr-webhook" >&2; exit 2; fi
+	go run ./hack/image $(IMAGE_FLAGS) -out dist -push $(IMAGE)
 
 lint: ## gofmt check and go vet.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

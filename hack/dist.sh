@@ -2,7 +2,8 @@
 # Cross-builds kubectl-xr for the platforms krew serves, packs each into an archive
 # (.tar.gz, .zip for windows) with LICENSE, README.md and the completion helper, writes
 # their sha256s, and renders krew/xr.yaml into dist/xr.yaml with the real values
-# (hack/krewmanifest.go).
+# (hack/krewmanifest.go), and dist/install.yaml: xr-webhook's objects with the release's
+# image (hack/installyaml.go).
 #
 # Usage: hack/dist.sh VERSION                            all six platforms into dist/
 #        PLATFORMS="linux/amd64" DIST=/tmp/d hack/dist.sh VERSION   only those, elsewhere
@@ -39,4 +40,5 @@ for platform in $platforms; do
 	echo "$sum  $(basename "$archive")" >>"$dist/sha256sums.txt"
 done
 go run hack/krewmanifest.go "$version" "$dist"
-echo "dist: $(ls "$dist"/*.tar.gz "$dist"/*.zip 2>/dev/null | wc -l) archives, $dist/sha256sums.txt, $dist/xr.yaml" >&2
+go run hack/installyaml.go "$version" "$dist"
+echo "dist: $(ls "$dist"/*.tar.gz "$dist"/*.zip 2>/dev/null | wc -l) archives, $dist/sha256sums.txt, $dist/xr.yaml, $dist/install.yaml (image ghcr.io/kubexr/xr-webhook:$version; make image builds it)" >&2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kubexr/kubectl-xr/internal/version"
 	"github.com/kubexr/kubectl-xr/manifests"
 )
 
@@ -57,7 +59,7 @@ func NewCmdInstall(f genericclioptions.RESTClientGetter, streams genericiooption
 		},
 	}
 	cmd.Flags().BoolVar(&o.CertManager, "cert-manager", false, "take certificates from cert-manager instead of xr-webhook's own rotation")
-	cmd.Flags().StringVar(&o.Image, "image", "", "xr-webhook image (default: the one in the manifests)")
+	cmd.Flags().StringVar(&o.Image, "image", "", "xr-webhook image (default: the one installed if it is not a release's, else "+version.ImageRepository+":<this plugin's version>)")
 	o.dryRun = addDryRun(cmd)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "with --dry-run=client|server: print the objects as yaml or json")
 	cmd.Flags().BoolVar(&o.Wait, "wait", true, "wait until xr-webhook is available")
@@ -86,23 +88,61 @@ func validateDryRunOutput(d *dryRun, output string) error {
 	return nil
 }
 
-func (o *InstallOptions) objects() ([]*unstructured.Unstructured, error) {
+// image is the xr-webhook image to deploy: --image; else the image already deployed when
+// someone gave it (it is not a release's), so re-running install keeps it; else the
+// release of this plugin's version. A development build names no release: it needs
+// --image. installed is the deployed image ("" if none).
+func (o *InstallOptions) image(installed string) (image, why string, err error) {
+	switch {
+	case o.Image != "":
+		return o.Image, "", nil
+	case installed != "" && !strings.HasPrefix(installed, version.ImageRepository+":"):
+		return installed, fmt.Sprintf("keeping xr-webhook's image %s (--image to change it)", installed), nil
+	case version.Released(version.Version):
+		return version.Image(version.Version), "", nil
+	}
+	return "", "", fmt.Errorf("this kubectl-xr is a development build (version %q) and names no released xr-webhook image: "+
+		"pass --image REF (make image builds one into dist/)", version.Version)
+}
+
+// installedImage is the image of the deployed xr-webhook, "" if there is none.
+func installedImage(ctx context.Context, c client.Client) (string, error) {
+	dep := &appsv1.Deployment{}
+	err := c.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook"}, dep)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the installed xr-webhook: %w", err)
+	}
+	if cs := dep.Spec.Template.Spec.Containers; len(cs) > 0 {
+		return cs[0].Image, nil
+	}
+	return "", nil
+}
+
+func (o *InstallOptions) objects(image string) ([]*unstructured.Unstructured, error) {
 	name := manifests.Default
 	if o.CertManager {
 		name = manifests.CertManager
 	}
+	return InstallObjects(name, image)
+}
+
+// InstallObjects are the objects install applies, in order, from the embedded manifests
+// name (manifests.Default or manifests.CertManager), with xr-webhook running image. make
+// dist writes them as dist/install.yaml.
+func InstallObjects(name, image string) ([]*unstructured.Unstructured, error) {
 	objs, err := manifests.Render(name)
 	if err != nil {
 		return nil, err
 	}
-	if o.Image != "" {
-		for _, obj := range objs {
-			if obj.GetKind() == "Deployment" && obj.GetName() == "xr-webhook" {
-				containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
-				containers[0].(map[string]any)["image"] = o.Image
-				if err := unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers"); err != nil {
-					return nil, err
-				}
+	for _, obj := range objs {
+		if obj.GetKind() == "Deployment" && obj.GetName() == "xr-webhook" {
+			containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+			containers[0].(map[string]any)["image"] = image
+			if err := unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -111,7 +151,24 @@ func (o *InstallOptions) objects() ([]*unstructured.Unstructured, error) {
 
 // Run applies the manifests and waits.
 func (o *InstallOptions) Run(ctx context.Context) error {
-	objs, err := o.objects()
+	installed := ""
+	if o.Image == "" { // only then does what is deployed matter
+		k, err := newKube(o.getter)
+		if err != nil {
+			return err
+		}
+		if installed, err = installedImage(ctx, k.client); err != nil {
+			return err
+		}
+	}
+	image, why, err := o.image(installed)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		fmt.Fprintln(o.ErrOut, why)
+	}
+	objs, err := o.objects(image)
 	if err != nil {
 		return err
 	}

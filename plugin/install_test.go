@@ -11,7 +11,18 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/internal/version"
 )
+
+func deployedImage(t *testing.T) string {
+	t.Helper()
+	dep := &appsv1.Deployment{}
+	if err := env.c.Client.Get(context.Background(), client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook"}, dep); err != nil {
+		t.Fatal(err)
+	}
+	return dep.Spec.Template.Spec.Containers[0].Image
+}
 
 func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 	ctx := context.Background()
@@ -28,9 +39,19 @@ func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 		t.Fatal("--dry-run touched the cluster")
 	}
 
+	t.Cleanup(func() { version.Version = "dev" })
+	// A development build names no released image: it needs --image.
+	oneLineError(t, `this kubectl-xr is a development build (version "dev") and names no released xr-webhook image: pass --image REF`, "install")
+	// A release deploys its own version's image.
+	version.Version = "v9.8.7"
+	if out := mustXR(t, "install", "--dry-run=client", "-o", "yaml"); !strings.Contains(out, "image: ghcr.io/kubexr/xr-webhook:v9.8.7\n") {
+		t.Errorf("a v9.8.7 plugin's install does not deploy ghcr.io/kubexr/xr-webhook:v9.8.7:\n%s", out)
+	}
+	version.Version = "dev"
+
 	// A server dry run: the API server judges every object it can (the LatencyClasses
 	// need the CRD this install would create) and persists none.
-	out, errOut, err := kubectlXR(t, "install", "--dry-run=server")
+	out, errOut, err := kubectlXR(t, "install", "--dry-run=server", "--image", "registry.example/xr-webhook:v1")
 	if err != nil || !strings.Contains(errOut, "deployment.apps/xr-webhook not checked: namespace kubexr-system does not exist yet (server dry run)\n") ||
 		!strings.Contains(out, "validatingadmissionpolicy.admissionregistration.k8s.io/xr-webhook-node-writes serverside-applied (server dry run)\n") ||
 		!strings.Contains(out, "customresourcedefinition.apiextensions.k8s.io/latencyclasses.kubexr.io serverside-applied (server dry run)\n") ||
@@ -45,7 +66,7 @@ func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 			t.Errorf("install --dry-run=server left %T %s behind (%v)", obj, obj.GetName(), err)
 		}
 	}
-	if out := mustXR(t, "install", "--dry-run=client"); !strings.HasPrefix(out, "namespace/kubexr-system serverside-applied (dry run)\n") {
+	if out := mustXR(t, "install", "--dry-run=client", "--image", "registry.example/xr-webhook:v1"); !strings.HasPrefix(out, "namespace/kubexr-system serverside-applied (dry run)\n") {
 		t.Errorf("install --dry-run=client:\n%s", out)
 	}
 
@@ -72,8 +93,22 @@ func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 		t.Errorf("field managers %v, want kubectl-xr", managers)
 	}
 
-	// Installing again is a no-op apply.
+	// Installing again is a no-op apply, and keeps the image given before.
+	if _, errOut, err := kubectlXR(t, "install", "--wait=false"); err != nil ||
+		errOut != "keeping xr-webhook's image registry.example/xr-webhook:v1 (--image to change it)\n" {
+		t.Errorf("install again: %v, stderr %q", err, errOut)
+	}
+	if got := deployedImage(t); got != "registry.example/xr-webhook:v1" {
+		t.Errorf("install again changed the image to %s", got)
+	}
+	// A release's image is not kept: installing with a newer plugin upgrades it.
+	mustXR(t, "install", "--wait=false", "--image", "ghcr.io/kubexr/xr-webhook:v0.1.0")
+	version.Version = "v9.8.7"
 	mustXR(t, "install", "--wait=false")
+	version.Version = "dev"
+	if got := deployedImage(t); got != "ghcr.io/kubexr/xr-webhook:v9.8.7" {
+		t.Errorf("a v9.8.7 plugin's install over v0.1.0 deployed %s", got)
+	}
 
 	// Uninstall's dry runs delete nothing.
 	for _, dry := range []string{"--dry-run=client", "--dry-run=server"} {

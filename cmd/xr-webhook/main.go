@@ -62,6 +62,9 @@ func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	if o.showVersion { // nothing else is needed to say which build this is
+		return o, nil
+	}
 	if o.movesPerMinute < 1 {
 		return o, fmt.Errorf("--max-moves-per-minute %d: must be at least 1 (use kubexr.io/move: never to stop moves)", o.movesPerMinute)
 	}

@@ -225,6 +225,10 @@ func TestFlagErrorsAreOneLine(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("parseFlags() error = %v, want %q", err, want)
 	}
+	// --version needs nothing else: an image run with it alone says which build it is.
+	if o, err := parseFlags([]string{"--version"}, &zap.Options{}); err != nil || !o.showVersion {
+		t.Errorf("parseFlags(--version) without a namespace: %+v, %v", o, err)
+	}
 }
 
 func TestMovesPerMinuteFlag(t *testing.T) {
