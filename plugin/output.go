@@ -47,6 +47,9 @@ func (o *listOutput) printer() (printers.ResourcePrinter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if *o.flags.OutputFormat == "name" { // one line per item, as kubectl get -o name
+		p = eachItem{p}
+	}
 	if sortBy := *o.flags.HumanReadableFlags.SortBy; sortBy != "" {
 		p = &get.SortingPrinter{Delegate: p, SortField: sortBy, Decoder: scheme.Codecs.UniversalDecoder()}
 	}
@@ -60,25 +63,42 @@ func (o *listOutput) Print(w io.Writer, list runtime.Object, table func() *metav
 	if err != nil {
 		return err
 	}
+	if sortBy := *o.flags.HumanReadableFlags.SortBy; sortBy != "" {
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		if err := checkSortable(sortBy, items); err != nil {
+			return err
+		}
+	}
 	if o.humanReadable() {
 		return p.PrintObj(table(), w)
 	}
 	if err := setKinds(list); err != nil {
 		return err
 	}
-	if *o.flags.OutputFormat == "name" { // one line per item, as kubectl get -o name
-		items, err := meta.ExtractList(list)
-		if err != nil {
+	return p.PrintObj(list, w)
+}
+
+// eachItem prints a list's items one by one (cli-runtime's name printer refuses lists),
+// after the sorting printer above it has sorted the list.
+type eachItem struct{ printers.ResourcePrinter }
+
+func (e eachItem) PrintObj(obj runtime.Object, w io.Writer) error {
+	if !meta.IsListType(obj) {
+		return e.ResourcePrinter.PrintObj(obj, w)
+	}
+	items, err := meta.ExtractList(obj)
+	if err != nil {
+		return err
+	}
+	for _, item := range items {
+		if err := e.ResourcePrinter.PrintObj(item, w); err != nil {
 			return err
 		}
-		for _, item := range items {
-			if err := p.PrintObj(item, w); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
-	return p.PrintObj(list, w)
+	return nil
 }
 
 // setKinds gives a typed list and its items their apiVersion and kind, which clients

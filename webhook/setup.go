@@ -95,6 +95,7 @@ type Webhook struct {
 	validator *HintValidator
 	server    atomic.Pointer[webhook.Server]
 	isLeader  func() bool
+	drain     drainer
 }
 
 // Leading says whether this replica runs the leader-only work now.
@@ -227,8 +228,8 @@ func runController(ctx context.Context, name string, r reconcile.Reconciler, sou
 // serving then (with the certificates in its CertDir, reloaded when they rotate).
 func (w *Webhook) Serve(mgr manager.Manager) {
 	srv := mgr.GetWebhookServer()
-	srv.Register(MutatePodPath, &admission.Webhook{Handler: w.placer})
-	srv.Register(ValidateHintsPath, &admission.Webhook{Handler: w.validator})
+	srv.Register(MutatePodPath, w.drain.wrap(&admission.Webhook{Handler: w.placer}))
+	srv.Register(ValidateHintsPath, w.drain.wrap(&admission.Webhook{Handler: w.validator}))
 	w.server.Store(&srv)
 }
 
@@ -237,6 +238,9 @@ func (w *Webhook) Serve(mgr manager.Manager) {
 func (w *Webhook) ready(req *http.Request) error {
 	if !w.Store.Loaded() {
 		return errNotLoaded
+	}
+	if w.Draining() {
+		return errors.New("stopping: draining connections")
 	}
 	srv := w.server.Load()
 	if srv == nil {

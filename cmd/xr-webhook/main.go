@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	"k8s.io/apimachinery/pkg/types"
@@ -38,6 +39,7 @@ type options struct {
 	certSecret, service    string
 	configName             string
 	movesPerMinute         int
+	drain                  time.Duration
 	showVersion            bool
 }
 
@@ -57,6 +59,7 @@ func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 	fs.StringVar(&o.service, "service-name", "xr-webhook", "Service in front of the webhook (the certificate's DNS name)")
 	fs.StringVar(&o.configName, "webhook-config-name", "xr-webhook", "name of the Mutating and ValidatingWebhookConfiguration")
 	fs.IntVar(&o.movesPerMinute, "max-moves-per-minute", 10, "most pods the mover evicts in any minute, across the cluster")
+	fs.DurationVar(&o.drain, "drain", webhook.DefaultDrain, "on SIGTERM, keep serving this long with every reply closing its connection, so the API server moves to the other replicas before the server stops (keep preStop sleep + drain under terminationGracePeriodSeconds)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -70,6 +73,9 @@ func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 	}
 	if !o.metricsSecure && o.metricsAddr != "0" && !loopback(o.metricsAddr) {
 		return o, fmt.Errorf("--metrics-secure=false with --metrics-bind-address %q: plain-HTTP metrics must be bound to 127.0.0.1, ::1 or localhost (or use --metrics-secure)", o.metricsAddr)
+	}
+	if o.drain < 0 || o.drain > time.Minute {
+		return o, fmt.Errorf("--drain %s: must be between 0s and 1m (it must fit in the pod's terminationGracePeriodSeconds)", o.drain)
 	}
 	if (o.leaderElect || o.certRotation) && o.namespace == "" {
 		return o, errors.New("--namespace (or the POD_NAMESPACE env) is required with --leader-elect or --cert-rotation")
@@ -184,5 +190,9 @@ func run(ctx context.Context, o options) error {
 		case <-ctx.Done():
 		}
 	}()
-	return mgr.Start(ctx)
+	// The manager (and with it the webhook server) stops --drain after the signal; the
+	// replica drains its connections in between (webhook.drainer says why).
+	runCtx, stop := w.StopAfterDrain(ctx, o.drain)
+	defer stop()
+	return mgr.Start(runCtx)
 }

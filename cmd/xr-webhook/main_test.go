@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kubexr/kubectl-xr/test/sandbox"
+	"github.com/kubexr/kubectl-xr/webhook"
 )
 
 // xr-webhook as deployed by manifests/default, with its own certificate rotation, as its
@@ -196,6 +197,28 @@ func TestPlainMetricsOnlyOnLoopback(t *testing.T) {
 	want := `--metrics-secure=false with --metrics-bind-address ":8080": plain-HTTP metrics must be bound to 127.0.0.1, ::1 or localhost (or use --metrics-secure)`
 	if err == nil || err.Error() != want {
 		t.Errorf("parseFlags() error = %v, want %q", err, want)
+	}
+}
+
+func TestDrainFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    time.Duration
+		wantErr string
+	}{
+		{args: nil, want: webhook.DefaultDrain},
+		{args: []string{"--drain", "0s"}, want: 0},
+		{args: []string{"--drain", "10s"}, want: 10 * time.Second},
+		{args: []string{"--drain", "-1s"}, wantErr: "--drain -1s: must be between 0s and 1m (it must fit in the pod's terminationGracePeriodSeconds)"},
+		{args: []string{"--drain", "2m"}, wantErr: "--drain 2m0s: must be between 0s and 1m (it must fit in the pod's terminationGracePeriodSeconds)"},
+	} {
+		o, err := parseFlags(append([]string{"--namespace", "x"}, tc.args...), &zap.Options{})
+		switch {
+		case tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr):
+			t.Errorf("parseFlags(%q) error = %v, want %q", tc.args, err, tc.wantErr)
+		case tc.wantErr == "" && (err != nil || o.drain != tc.want):
+			t.Errorf("parseFlags(%q) = drain %s, %v; want %s", tc.args, o.drain, err, tc.want)
+		}
 	}
 }
 

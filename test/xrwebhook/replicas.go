@@ -53,7 +53,7 @@ func StartReplicas(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster,
 			return nil, err
 		}
 		rs.Proxies = append(rs.Proxies, proxy)
-		r := &Running{CA: ca}
+		r := &Running{CA: ca, Drain: webhook.DefaultDrain}
 		if r.Port, err = sandbox.FreePort(); err != nil {
 			rs.Stop()
 			return nil, err
@@ -79,7 +79,7 @@ func StartReplicas(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster,
 
 // Delete ends replica i as `kubectl delete pod` or a rolling update does: its endpoint
 // is removed, the preStop sleep passes (requests already routed to it finish), then it
-// gets SIGTERM (a graceful stop).
+// gets SIGTERM: it drains its connections for Running.Drain and stops.
 func (rs *Replicas) Delete(i int) {
 	rs.Service.SetReady(rs.endpoint(i), false)
 	time.Sleep(rs.PreStop)

@@ -47,6 +47,9 @@ type Running struct {
 	// Port serves the admission handlers over TLS on 127.0.0.1; CA is the PEM that signs it.
 	Port int
 	CA   []byte
+	// Drain is how long Stop drains before the server stops, as xr-webhook does on
+	// SIGTERM (webhook.Webhook.StopAfterDrain); zero stops at once.
+	Drain time.Duration
 
 	stop  func()
 	start func(context.Context) error
@@ -230,7 +233,8 @@ func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, apiServe
 	if extra != nil {
 		extra(mgr)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
+	signalCtx, signal := context.WithCancel(ctx)
+	runCtx, release := r.Webhook.StopAfterDrain(signalCtx, r.Drain)
 	done := make(chan struct{})
 	var startErr error
 	go func() {
@@ -239,7 +243,7 @@ func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, apiServe
 			fmt.Fprintln(os.Stderr, "xr-webhook manager:", startErr)
 		}
 	}()
-	r.stop = func() { cancel(); <-done }
+	r.stop = func() { signal(); <-done; release() }
 	exited := func() (bool, string) {
 		select {
 		case <-done:
