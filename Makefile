@@ -12,7 +12,7 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 IMAGE_FLAGS = -version $(VERSION) -revision $(REVISION) -created $(SOURCE_DATE_EPOCH)
 GO_TEST_FLAGS ?=
 
-.PHONY: all build generate test test-gateways bench fuzz demo demo-down dist image push lint testbins clean
+.PHONY: all build generate test test-gateways bench fuzz demo demo-down dist release image push lint testbins clean
 
 all: build
 
@@ -55,6 +55,9 @@ demo-down: ## Stop the sandbox make demo left running.
 
 dist: ## Cross-build the krew archives, sha256s and manifest into dist/ (VERSION=vX.Y.Z, semver).
 	hack/dist.sh $(VERSION)
+
+release: ## Everything a release needs into dist/ (VERSION=vX.Y.Z): krew archives, sha256s, manifest, install.yaml, the image tarballs, RELEASE.md.
+	hack/release.sh $(VERSION)
 
 image: ## xr-webhook's image (linux/amd64+arm64, non-root, no Docker): dist/xr-webhook_$(VERSION).oci.tar and a docker-archive per platform.
 	go run ./hack/image $(IMAGE_FLAGS) -out dist

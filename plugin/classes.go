@@ -80,11 +80,16 @@ func (o *ClassesOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The rows are the classes in effect (the defaults when none is stored), each with
-	// its LatencyClass object for --show-labels and --sort-by.
-	stored := map[string]*xrv1.LatencyClass{}
-	for i := range lcs.Items {
-		stored[lcs.Items[i].Name] = &lcs.Items[i]
+	return o.output.Print(o.Out, &lcs, func() *metav1.Table { return classesTable(classes, lcs.Items, meeting) })
+}
+
+// classesTable: the rows are the classes in effect (the defaults when none is stored),
+// each with its LatencyClass object for --show-labels and --sort-by, and the clusters
+// meeting it now.
+func classesTable(classes policy.ClassSet, stored []xrv1.LatencyClass, meeting map[string][]string) *metav1.Table {
+	byName := map[string]*xrv1.LatencyClass{}
+	for i := range stored {
+		byName[stored[i].Name] = &stored[i]
 	}
 	var rows [][]any
 	var objects []runtime.Object
@@ -94,15 +99,13 @@ func (o *ClassesOptions) Run(ctx context.Context) error {
 			bound = policy.FormatRTT(c.MaxRTT)
 		}
 		rows = append(rows, []any{c.Name, bound, orDash(strings.Join(meeting[c.Name], ",")), c.Description})
-		obj := stored[c.Name]
+		obj := byName[c.Name]
 		if obj == nil {
 			obj = &xrv1.LatencyClass{ObjectMeta: metav1.ObjectMeta{Name: c.Name}}
 		}
 		objects = append(objects, obj)
 	}
-	return o.output.Print(o.Out, &lcs, func() *metav1.Table {
-		return newTable([]column{{name: "NAME"}, {name: "MAX RTT"}, {name: "CLUSTERS MEETING NOW"}, {name: "DESCRIPTION", wide: true}}, rows, objects)
-	})
+	return newTable([]column{{name: "NAME"}, {name: "MAX RTT"}, {name: "CLUSTERS MEETING NOW"}, {name: "DESCRIPTION", wide: true}}, rows, objects)
 }
 
 // clustersMeeting maps each class to the peered clusters that meet it now, according to

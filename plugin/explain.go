@@ -111,8 +111,7 @@ func (o *ExplainOptions) Run(ctx context.Context, args []string) error {
 		e.SetGroupVersionKind(outputv1.GroupVersion.WithKind("Explanation"))
 		return printObject(o.Out, o.Output, e)
 	}
-	printExplanation(o.Out, e)
-	return nil
+	return printExplanation(o.Out, e)
 }
 
 // explain fills e: the hint, each cluster's verdict, the constraints, the pods.

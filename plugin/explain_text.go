@@ -1,32 +1,52 @@
 package plugin
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"regexp"
+
+	"k8s.io/cli-runtime/pkg/printers"
 
 	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
 )
 
 // printExplanation writes e as text: the hint, the clusters, the constraints, the pods.
-func printExplanation(w io.Writer, e *outputv1.Explanation) {
-	fmt.Fprintf(w, "%s %s/%s\n\n", e.Target.Kind, e.Target.Namespace, e.Target.Name)
+// Each section is aligned on its own by cli-runtime's tab writer (kubectl's own
+// settings), so a long cluster ID or pod name widens its column instead of breaking the
+// alignment; trailing blanks are trimmed.
+func printExplanation(out io.Writer, e *outputv1.Explanation) error {
+	var b bytes.Buffer
+	section := func(print func(w io.Writer)) {
+		w := printers.GetNewTabWriter(&b)
+		print(w)
+		_ = w.Flush() // a bytes.Buffer does not fail
+	}
+	fmt.Fprintf(&b, "%s %s/%s\n\n", e.Target.Kind, e.Target.Namespace, e.Target.Name)
 	switch {
 	case e.HintError != "":
-		fmt.Fprintf(w, "Hint:        malformed: %s\n             xr-webhook refuses to create such pods.\n", e.HintError)
-		return
+		section(func(w io.Writer) {
+			fmt.Fprintf(w, "Hint:\tmalformed: %s\n\txr-webhook refuses to create such pods.\n", e.HintError)
+		})
 	case e.Hint == nil:
-		fmt.Fprintln(w, "Hint:        none (no kubexr.io annotation on the pod, its owners or the namespace)")
-		fmt.Fprintln(w, "             xr-webhook leaves such pods alone.")
-		return
+		section(func(w io.Writer) {
+			fmt.Fprintln(w, "Hint:\tnone (no kubexr.io annotation on the pod, its owners or the namespace)")
+			fmt.Fprintln(w, "\txr-webhook leaves such pods alone.")
+		})
+	default:
+		section(func(w io.Writer) { printHint(w, e.Hint) })
+		if !e.NamespaceEnabled {
+			fmt.Fprintf(&b, "\nWarning: namespace %s is not enabled for xr-webhook (label kubexr.io/enabled=true, set by kubectl xr offload): its pods are NOT placed.\n", e.Target.Namespace)
+		}
+		section(func(w io.Writer) { printClusters(w, e) })
+		printConstraints(&b, e.Constraints)
+		section(func(w io.Writer) { printPods(w, e.Pods) })
 	}
-	printHint(w, e.Hint)
-	if !e.NamespaceEnabled {
-		fmt.Fprintf(w, "\nWarning: namespace %s is not enabled for xr-webhook (label kubexr.io/enabled=true, set by kubectl xr offload): its pods are NOT placed.\n", e.Target.Namespace)
-	}
-	printClusters(w, e)
-	printConstraints(w, e.Constraints)
-	printPods(w, e.Pods)
+	_, err := io.WriteString(out, trailingBlanks.ReplaceAllString(b.String(), ""))
+	return err
 }
+
+var trailingBlanks = regexp.MustCompile(`(?m)[ \t]+$`)
 
 func printHint(w io.Writer, h *outputv1.ExplainedHint) {
 	class, maxRTT := "-", "-"
@@ -36,35 +56,39 @@ func printHint(w io.Writer, h *outputv1.ExplainedHint) {
 	if h.MaxRTT != "" {
 		maxRTT = h.MaxRTT
 	}
-	fmt.Fprintf(w, "Hint:\n  Class:       %s    from %s\n  Max RTT:     %s\n  Placement:   %s    from %s\n  Bound:       %s\n",
-		class, h.BoundSource, maxRTT, h.Placement, h.PlacementSource, h.Bound)
+	fmt.Fprintln(w, "Hint:")
+	fmt.Fprintf(w, "  Class:\t%s\tfrom %s\n", class, h.BoundSource)
+	fmt.Fprintf(w, "  Max RTT:\t%s\t\n", maxRTT)
+	fmt.Fprintf(w, "  Placement:\t%s\tfrom %s\n", h.Placement, h.PlacementSource)
+	fmt.Fprintf(w, "  Bound:\t%s\t\n", h.Bound)
 	if h.Note != "" {
-		fmt.Fprintf(w, "  Note:        %s\n", h.Note)
+		fmt.Fprintf(w, "  Note:\t%s\t\n", h.Note)
 	}
-	fmt.Fprintf(w, "  Move:        %s    from %s\n  Move after:  %s    from %s\n", h.Move, h.MoveSource, h.MoveAfter, h.MoveAfterSource)
+	fmt.Fprintf(w, "  Move:\t%s\tfrom %s\n", h.Move, h.MoveSource)
+	fmt.Fprintf(w, "  Move after:\t%s\tfrom %s\n", h.MoveAfter, h.MoveAfterSource)
 }
 
 func printClusters(w io.Writer, e *outputv1.Explanation) {
 	fmt.Fprintln(w, "\nClusters:")
-	local := "no"
-	if e.LocalEligible {
-		local = "yes"
-	}
-	fmt.Fprintf(w, "  %-20s %-10s %s\n", "local nodes", "0", "eligible: "+local)
+	fmt.Fprintln(w, "  CLUSTER\tRTT\tELIGIBLE\tWHY NOT")
+	fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", "local nodes", "0", yesNo(e.LocalEligible), "")
 	for _, v := range e.Clusters {
 		rtt := v.RTT
 		if rtt == "" {
 			rtt = "unknown"
 		}
-		why := "eligible"
-		if !v.Eligible {
-			why = "not eligible: " + v.Reason
-		}
-		fmt.Fprintf(w, "  %-20s %-10s %s\n", v.Cluster, rtt, why)
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", v.Cluster, rtt, yesNo(v.Eligible), v.Reason)
 	}
 	if e.Reason != "" {
-		fmt.Fprintf(w, "  Reason:      %s\n", e.Reason)
+		fmt.Fprintf(w, "  Reason: %s\n", e.Reason)
 	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 var constraintsTitles = map[outputv1.ConstraintsState]string{
@@ -89,15 +113,17 @@ func printPods(w io.Writer, pods []outputv1.ExplainedPod) {
 		fmt.Fprintln(w, "  none")
 		return
 	}
+	fmt.Fprintln(w, "  NAME\tPHASE\tNODE\tCLUSTER\tRTT\tVERDICT")
 	for _, p := range pods {
+		node, cluster, rtt := p.Node, p.Cluster, p.RTT
+		verdict := p.Verdict
 		if p.Node == "" {
-			stranded := ""
+			node, cluster, rtt = "<none>", "-", "-"
+			verdict = "not scheduled"
 			if p.Verdict != "" {
-				stranded = ": " + p.Verdict
+				verdict += ": " + p.Verdict
 			}
-			fmt.Fprintf(w, "  %-40s %s (not scheduled)%s\n", p.Name, p.Phase, stranded)
-			continue
 		}
-		fmt.Fprintf(w, "  %-40s %-10s on %-22s cluster %-16s RTT %-10s %s\n", p.Name, p.Phase, p.Node, p.Cluster, p.RTT, p.Verdict)
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Phase, node, cluster, rtt, verdict)
 	}
 }

@@ -79,13 +79,28 @@ func (o *OffloadListOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	namespaces := map[string]*corev1.Namespace{}
+	for _, no := range list.Items {
+		ns := &corev1.Namespace{}
+		if err := k.client.Get(ctx, client.ObjectKey{Name: no.Namespace}, ns); err == nil {
+			namespaces[no.Namespace] = ns
+		}
+	}
+	return o.output.Print(o.Out, &list, func() *metav1.Table { return offloadTable(list.Items, namespaces, time.Now()) })
+}
+
+// offloadTable is offload list's table: each NamespaceOffloading with its namespace's
+// class hint and whether xr-webhook places its pods; AGE is counted to now.
+func offloadTable(items []offloadingv1beta1.NamespaceOffloading, namespaces map[string]*corev1.Namespace, now time.Time) *metav1.Table {
 	var rows [][]any
 	var objects []runtime.Object
-	for i := range list.Items {
-		no := &list.Items[i]
+	for i := range items {
+		no := &items[i]
 		objects = append(objects, no)
-		ns := &corev1.Namespace{}
-		_ = k.client.Get(ctx, client.ObjectKey{Name: no.Namespace}, ns)
+		ns := namespaces[no.Namespace]
+		if ns == nil {
+			ns = &corev1.Namespace{}
+		}
 		enabled := "no"
 		if ns.Labels[policy.LabelEnabled] == "true" {
 			enabled = "yes"
@@ -93,12 +108,10 @@ func (o *OffloadListOptions) Run(ctx context.Context) error {
 		strategy := string(no.Spec.PodOffloadingStrategy)
 		rows = append(rows, []any{no.Namespace, orDash(strategy), selectorString(no.Spec.ClusterSelector),
 			orDash(ns.Annotations[policy.AnnotationLatencyClass]), enabled, orDash(string(no.Status.OffloadingPhase)),
-			string(no.Spec.NamespaceMappingStrategy), duration.HumanDuration(time.Since(no.CreationTimestamp.Time))})
+			string(no.Spec.NamespaceMappingStrategy), duration.HumanDuration(now.Sub(no.CreationTimestamp.Time))})
 	}
-	return o.output.Print(o.Out, &list, func() *metav1.Table {
-		return newTable([]column{{name: "NAMESPACE"}, {name: "STRATEGY"}, {name: "CLUSTERS"}, {name: "CLASS"},
-			{name: "XR PLACEMENT"}, {name: "PHASE"}, {name: "MAPPING", wide: true}, {name: "AGE"}}, rows, objects)
-	})
+	return newTable([]column{{name: "NAMESPACE"}, {name: "STRATEGY"}, {name: "CLUSTERS"}, {name: "CLASS"},
+		{name: "XR PLACEMENT"}, {name: "PHASE"}, {name: "MAPPING", wide: true}, {name: "AGE"}}, rows, objects)
 }
 
 // OffloadRemoveOptions stops offloading a namespace.

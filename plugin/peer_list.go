@@ -75,19 +75,22 @@ func (o *PeerListOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.ErrOut, "No peered clusters found (kubectl xr peer add).")
 		return nil
 	}
+	return o.output.Print(o.Out, list, func() *metav1.Table { return peerTable(peers, time.Now()) })
+}
+
+// peerTable is peer list's table; AGE is counted to now.
+func peerTable(peers []outputv1.Peer, now time.Time) *metav1.Table {
 	var rows [][]any
 	var objects []runtime.Object
 	for i := range peers {
 		p := &peers[i]
 		rows = append(rows, []any{p.ClusterID, orDash(p.CAPICluster), p.Connection, orDash(p.RTT), orDash(p.LatencyClass),
 			orDash(strings.Join(p.VirtualNodes, ",")), orDash(strings.Join(p.OffloadedNamespaces, ",")), p.Role,
-			duration.HumanDuration(time.Since(p.CreationTimestamp.Time))})
+			duration.HumanDuration(now.Sub(p.CreationTimestamp.Time))})
 		objects = append(objects, p)
 	}
-	return o.output.Print(o.Out, list, func() *metav1.Table {
-		return newTable([]column{{name: "CLUSTER ID"}, {name: "CAPI CLUSTER"}, {name: "CONNECTION"}, {name: "RTT"},
-			{name: "CLASS"}, {name: "VIRTUAL NODES"}, {name: "NAMESPACES"}, {name: "ROLE", wide: true}, {name: "AGE"}}, rows, objects)
-	})
+	return newTable([]column{{name: "CLUSTER ID"}, {name: "CAPI CLUSTER"}, {name: "CONNECTION"}, {name: "RTT"},
+		{name: "CLASS"}, {name: "VIRTUAL NODES"}, {name: "NAMESPACES"}, {name: "ROLE", wide: true}, {name: "AGE"}}, rows, objects)
 }
 
 // listPeers reads Liqo's ForeignClusters, Connections, virtual nodes (with the class and
