@@ -102,3 +102,26 @@ func podWithUserTerms(n int) corev1.PodSpec {
 		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}}
 	return spec
 }
+
+// BenchmarkSelectClusters selects with a NamespaceOffloading selector that names every
+// cluster (In [id…]), as one that lists its peers does: linear in clusters once the
+// selector is compiled once (it was quadratic compiled per node).
+func BenchmarkSelectClusters(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		inv := benchInventory(n)
+		ids := make([]string, n)
+		for i, c := range inv.Clusters() {
+			ids[i] = c.ID
+		}
+		selector := corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
+			{Key: LiqoRemoteClusterIDLabel, Operator: corev1.NodeSelectorOpIn, Values: ids}}}}}
+		b.Run(fmt.Sprintf("clusters=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if set := inv.SelectClusters(selector); !set.Has(n - 1) {
+					b.Fatal("the last cluster is not selected")
+				}
+			}
+		})
+	}
+}

@@ -24,6 +24,9 @@ type evaluator struct {
 	// Cache reads NamespaceOffloadings.
 	Cache client.Reader
 	Clock clock.PassiveClock
+	// offloadings remembers what each namespace's NamespaceOffloading selects; nil
+	// computes it for every pod.
+	offloadings *offloadingCache
 }
 
 // evaluate judges one pod against snap. A malformed hint is returned as an error wrapping
@@ -53,7 +56,7 @@ func (e evaluator) offloading(ctx context.Context, ns string, inv *policy.Invent
 	case err != nil:
 		return nil, fmt.Errorf("read NamespaceOffloading %s/%s: %w", ns, xrkube.NamespaceOffloadingName, err)
 	}
-	return xrkube.Offloading(no, inv), nil
+	return e.offloadings.get(no, inv), nil
 }
 
 // isHintError reports whether err is a malformed hint rather than a failed read.

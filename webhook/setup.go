@@ -98,6 +98,10 @@ type Webhook struct {
 	drain     drainer
 }
 
+// PodHandler is the pod placement handler the webhook server serves at MutatePodPath,
+// for callers that measure it without the HTTP and TLS around it (benchmarks).
+func (w *Webhook) PodHandler() admission.Handler { return w.placer }
+
 // Leading says whether this replica runs the leader-only work now.
 func (w *Webhook) Leading() bool { return w.isLeader() }
 
@@ -167,7 +171,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Webhook, er
 	}
 	events := &PlacementEvents{Client: mgr.GetCache(), Recorder: mgr.GetEventRecorder(FieldOwner)}
 	eval := evaluator{Meta: xrkube.MetadataReader{Reader: mgr.GetCache(), Fallback: mgr.GetAPIReader()},
-		Cache: mgr.GetCache(), Clock: clk}
+		Cache: mgr.GetCache(), Clock: clk, offloadings: &offloadingCache{}}
 	movesPerMinute := opts.MovesPerMinute
 	if movesPerMinute <= 0 {
 		movesPerMinute = defaultMovesPerMin
