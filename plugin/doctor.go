@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
@@ -78,15 +79,18 @@ func (r *report) fail(check, fix, format string, args ...any) {
 	r.add(outputv1.CheckFail, check, fix, format, args...)
 }
 
-// print writes one line per check: [status] check: message (fix).
-func (r *report) print(w io.Writer) {
+// print writes one line per check: [status] check: message (fix), the status column
+// aligned by cli-runtime's tab writer.
+func (r *report) print(out io.Writer) {
+	w := printers.GetNewTabWriter(out)
 	for _, c := range r.Checks {
-		line := fmt.Sprintf("%-6s %s: %s", "["+string(c.Status)+"]", c.Check, c.Message)
+		line := fmt.Sprintf("[%s]\t%s: %s", c.Status, c.Check, c.Message)
 		if c.Fix != "" {
 			line += " (" + c.Fix + ")"
 		}
 		fmt.Fprintln(w, line)
 	}
+	_ = w.Flush() // the command's output stream; a failed write has nothing better to say
 }
 
 // Run runs every check and fails when one fails.

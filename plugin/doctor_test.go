@@ -24,11 +24,11 @@ func TestDoctorReportsEachCheckAndFailsWithoutTheWebhook(t *testing.T) {
 	for _, want := range []string{
 		// The test bed runs Liqo as processes: no Deployment carries its version.
 		"[warn] Liqo: installed, cluster id consumer; version unknown: ",
-		"[ok]   LatencyClasses: 5 defined",
+		"[ok] LatencyClasses: 5 defined",
 		"[fail] xr-webhook: not installed (kubectl xr install)",
 		"peer cloud-geneva:",
 	} {
-		if !strings.Contains(out, want) {
+		if !containsText(out, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}
 	}
@@ -38,7 +38,7 @@ func TestDoctorReportsEachCheckAndFailsWithoutTheWebhook(t *testing.T) {
 func TestDoctorLooksForLiqoInTheLiqoNamespace(t *testing.T) {
 	for _, args := range [][]string{{"doctor", "-l", "elsewhere"}, {"doctor", "--liqo-namespace=elsewhere"}} {
 		out, _, err := kubectlXR(t, args...)
-		if err == nil || !strings.Contains(out, `[fail] Liqo: not installed in namespace "elsewhere"`) {
+		if err == nil || !containsText(out, `[fail] Liqo: not installed in namespace "elsewhere"`) {
 			t.Errorf("%s: err=%v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
@@ -63,7 +63,7 @@ func TestDoctorNamesTheLiqoVersionAndPrintsAReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.c.Client.Delete(ctx, dep) })
-	if out, _, _ := kubectlXR(t, "doctor"); !strings.Contains(out, "[ok]   Liqo: installed, cluster id consumer, version v1.2.0\n") {
+	if out, _, _ := kubectlXR(t, "doctor"); !containsText(out, "[ok] Liqo: installed, cluster id consumer, version v1.2.0\n") {
 		t.Errorf("doctor with Liqo v1.2.0:\n%s", out)
 	}
 
@@ -82,7 +82,7 @@ func TestDoctorNamesTheLiqoVersionAndPrintsAReport(t *testing.T) {
 	if err := env.c.Client.Patch(ctx, dep, patch); err != nil {
 		t.Fatal(err)
 	}
-	if out, _, _ := kubectlXR(t, "doctor"); !strings.Contains(out,
+	if out, _, _ := kubectlXR(t, "doctor"); !containsText(out,
 		"[warn] Liqo: installed, cluster id consumer, version v1.3.1 is outside the supported range (kubectl-xr supports Liqo v1.2.x: upgrade or downgrade Liqo)\n") {
 		t.Errorf("doctor with Liqo v1.3.1:\n%s", out)
 	}
