@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,39 +158,26 @@ func measureArms(t *testing.T, c *sandbox.Cluster, configs []*overheadConfig, cl
 	for r := range rounds {
 		for i, cfg := range configs {
 			ns := fmt.Sprintf("arm-%d", i)
-			var next atomic.Int64
 			var mu sync.Mutex
-			var wg sync.WaitGroup
 			start := time.Now()
-			for range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						k := next.Add(1)
-						if k > int64(perRound) {
-							return
-						}
-						pod := barePod(ns, fmt.Sprintf("c%d-r%d-%d", clients, r, k), hint)
-						began := time.Now()
-						err := c.Client.Create(ctx, pod)
-						took := time.Since(began)
-						mu.Lock()
-						cfg.Pods++
-						if err != nil {
-							cfg.Failed++
-							t.Errorf("%s: create %s: %v", cfg.Name, pod.Name, err)
-						} else {
-							cfg.latencies = append(cfg.latencies, took)
-							if cfg.xr && pod.Annotations[policy.AnnotationDecision] == "" {
-								t.Errorf("%s: pod %s carries no decision", cfg.Name, pod.Name)
-							}
-						}
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
+			inParallel(clients, perRound, func(k int) {
+				pod := barePod(ns, fmt.Sprintf("c%d-r%d-%d", clients, r, k), hint)
+				began := time.Now()
+				err := c.Client.Create(ctx, pod)
+				took := time.Since(began)
+				mu.Lock()
+				defer mu.Unlock()
+				cfg.Pods++
+				if err != nil {
+					cfg.Failed++
+					t.Errorf("%s: create %s: %v", cfg.Name, pod.Name, err)
+					return
+				}
+				cfg.latencies = append(cfg.latencies, took)
+				if cfg.xr && pod.Annotations[policy.AnnotationDecision] == "" {
+					t.Errorf("%s: pod %s carries no decision", cfg.Name, pod.Name)
+				}
+			})
 			cfg.busy += time.Since(start)
 		}
 	}

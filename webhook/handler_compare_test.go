@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -217,31 +216,19 @@ func admissionRequest(t *testing.T, pod *corev1.Pod) admission.Request {
 func standInClusters(t *testing.T, c *sandbox.Cluster, ids []string) {
 	t.Helper()
 	ctx := context.Background()
-	var wg sync.WaitGroup
 	errs := make(chan error, len(ids))
-	next := make(chan int)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				id := ids[i]
-				if _, err := c.StandInVirtualNode(ctx, id, "vk-"+id); err != nil {
-					errs <- err
-					continue
-				}
-				rtt := time.Duration(2+i%59) * time.Millisecond
-				if err := c.StandInConnection(ctx, id, networkingv1beta1.Connected, rtt, time.Now()); err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	for i := range ids {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	inParallel(16, len(ids), func(k int) {
+		i := k - 1
+		id := ids[i]
+		if _, err := c.StandInVirtualNode(ctx, id, "vk-"+id); err != nil {
+			errs <- err
+			return
+		}
+		rtt := time.Duration(2+i%59) * time.Millisecond
+		if err := c.StandInConnection(ctx, id, networkingv1beta1.Connected, rtt, time.Now()); err != nil {
+			errs <- err
+		}
+	})
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,4 +52,26 @@ func (l *steadyLoad) Stop() (int, []error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.created, l.failures
+}
+
+// inParallel calls do(1), …, do(n), each once, from workers goroutines, and returns when
+// all have returned. The callers keep their own bookkeeping (do must be safe to call
+// concurrently).
+func inParallel(workers, n int, do func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				do(int(i))
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,27 +100,15 @@ func TestTwoReplicasSurviveLossRestartsAndALeaderCut(t *testing.T) {
 
 	// The burst.
 	const burst, clients = 1000, 16
-	var next, failed atomic.Int64
+	var failed atomic.Int64
 	var firstErr atomic.Value
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > burst {
-					return
-				}
-				if err := c.Client.Create(ctx, barePod("xr", fmt.Sprintf("burst-%d", i), low)); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	inParallel(clients, burst, func(i int) {
+		if err := c.Client.Create(ctx, barePod("xr", fmt.Sprintf("burst-%d", i), low)); err != nil {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, err.Error())
+		}
+	})
 	elapsed := time.Since(start)
 	if n := failed.Load(); n > 0 {
 		t.Errorf("%d of %d burst admissions failed, e.g. %v", n, burst, firstErr.Load())
