@@ -17,7 +17,7 @@ unit=() integration=() integration_norace=()
 while read -r pkg imports; do
 	if [[ " $imports " == *" github.com/kubexr/kubectl-xr/test/sandbox "* || " $imports " == *" sigs.k8s.io/controller-runtime/pkg/envtest "* ]]; then
 		case "$pkg" in
-		*/plugin | */test/demo | */test/liqo | */krew) integration_norace+=("$pkg") ;;
+		*/plugin | */test/demo | */test/liqo | */test/realnodes | */krew) integration_norace+=("$pkg") ;;
 		*) integration+=("$pkg") ;;
 		esac
 	else

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes binaries the tests run (kube-apiserver, kube-scheduler,
-# kube-controller-manager, kubectl, etcd, kwok) and Liqo's (liqo-controller-manager,
+# kube-controller-manager, kubelet, kubectl, etcd, kwok) and Liqo's (liqo-controller-manager,
 # crd-replicator, webhook, virtual-kubelet, liqoctl, gateway, gateway-wireguard) from the Go module proxy, so no test
 # ever downloads a prebuilt binary. Each binary is cached by version outside the checkout
 # (fresh clones and CI reuse it) and skipped when present.
@@ -46,9 +46,33 @@ k8s_ldflags="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION \
 
 build etcd go.etcd.io/etcd/server/v3 "$KUBEBUILDER_ASSETS/etcd"
 build kwok sigs.k8s.io/kwok/cmd/kwok "$KUBEBUILDER_ASSETS/kwok"
-for cmd in kube-apiserver kube-scheduler kubectl kube-controller-manager; do
+for cmd in kube-apiserver kube-scheduler kubectl kube-controller-manager kubelet; do
 	build k8s "k8s.io/kubernetes/cmd/$cmd" "$KUBEBUILDER_ASSETS/$cmd" "$k8s_ldflags"
 done
+
+# Real nodes (sandbox.ClusterOptions.RealNodes) run the kubelet above on containerd, runc
+# and the CNI plugins from Debian's packages. Installed here when missing and we are root
+# (apt-get, nothing else); without root the real-node tests say so and skip.
+real_node_pkgs=()
+command -v containerd >/dev/null || real_node_pkgs+=(containerd)
+command -v runc >/dev/null || [[ -x /usr/sbin/runc ]] || real_node_pkgs+=(runc)
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || real_node_pkgs+=(containernetworking-plugins)
+if ((${#real_node_pkgs[@]})); then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		log "installing ${real_node_pkgs[*]} from Debian's packages for the real-node tests"
+		# A policy-rc.d that says no keeps dpkg from starting containerd as a host service
+		# (the tests start their own, one per node).
+		made_policy=""
+		if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
+		fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -qq -y --no-install-recommends "${real_node_pkgs[@]}" >/dev/null ||
+			{ apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -qq -y --no-install-recommends "${real_node_pkgs[@]}" >/dev/null; }
+		[[ -z "$made_policy" ]] || rm -f /usr/sbin/policy-rc.d
+	else
+		log "not root (or no apt-get): ${real_node_pkgs[*]} not installed; the real-node tests will skip"
+	fi
+fi
 
 # Liqo's control plane and gateways, at Liqo's own pins (hack/testbins/liqo).
 mkdir -p "$KUBEXR_LIQO_BINS"

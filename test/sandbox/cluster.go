@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,14 @@ type ClusterOptions struct {
 	// Sandbox.Peer. Without it, the stand-in helpers (StandInVirtualNode,
 	// StandInConnection) are the lighter way to get Liqo's objects.
 	Liqo bool
+	// RealNodes starts this many real nodes (realnode.go): a real kubelet each, on its own
+	// containerd, runc and CNI bridge, where pods run in real containers. Needs root and
+	// make testbins' packages (RealNodeSupport says why not). Implies Scheduler and the
+	// controllers pods on real nodes need (realNodeControllers).
+	RealNodes int
+	// Images are OCI archives (e.g. make image's) imported into every real node's
+	// containerd: pods use them by the name the archive gives them; nothing is pulled.
+	Images []string
 }
 
 // Cluster is one running local control plane.
@@ -57,6 +66,7 @@ type Cluster struct {
 
 	procs []*process
 	liqo  *liqoCluster
+	real  *realNodes
 
 	// netns allocates the sandbox's gateway namespaces; gateways are the links this
 	// cluster consumes through (PeerWithGateways), by provider.
@@ -93,6 +103,13 @@ func (s *Sandbox) startCluster(ctx context.Context, opts ClusterOptions) (*Clust
 		return nil, err
 	}
 	c.PKI = pki
+	if opts.RealNodes > 0 {
+		if err := c.prepareRealNodes(opts.RealNodes); err != nil {
+			return nil, fmt.Errorf("cluster %s: real nodes: %w", c.Name, err)
+		}
+		opts.Scheduler = true
+		opts.Controllers = append(slices.Clone(opts.Controllers), realNodeControllers...)
+	}
 	if err := c.startEtcdAndAPIServer(ctx, s.assets); err != nil {
 		return nil, err
 	}
@@ -124,6 +141,11 @@ func (s *Sandbox) startCluster(ctx context.Context, opts ClusterOptions) (*Clust
 	if len(opts.Controllers) > 0 && !opts.Liqo {
 		if err := c.startControllerManager(s.assets, opts.Controllers); err != nil {
 			return nil, err
+		}
+	}
+	if opts.RealNodes > 0 {
+		if err := c.startRealNodes(ctx, s.assets, opts.RealNodes, opts.Images); err != nil {
+			return nil, fmt.Errorf("cluster %s: real nodes: %w", c.Name, err)
 		}
 	}
 	ok = true
@@ -162,7 +184,7 @@ func (c *Cluster) startEtcdAndAPIServer(ctx context.Context, assets string) erro
 	}
 	c.Server = "https://127.0.0.1:" + strconv.Itoa(port)
 	p := c.PKI
-	apiserver, err := c.start("kube-apiserver", filepath.Join(assets, "kube-apiserver"), []string{
+	flags := []string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port),
@@ -180,7 +202,11 @@ func (c *Cluster) startEtcdAndAPIServer(ctx context.Context, assets string) erro
 		// No token controller runs, and kwok reports readiness itself.
 		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		"--allow-privileged=true",
-	}, nil)
+	}
+	if c.real != nil {
+		flags = c.real.apiServerFlags(flags, p)
+	}
+	apiserver, err := c.start("kube-apiserver", filepath.Join(assets, "kube-apiserver"), flags, nil)
 	if err != nil {
 		return err
 	}
@@ -287,6 +313,9 @@ func (c *Cluster) startControllerManager(assets string, controllers []string) er
 		// authenticate.
 		"--cluster-signing-cert-file=" + c.PKI.CACert,
 		"--cluster-signing-key-file=" + c.PKI.CAKey,
+		// What root-ca-certificate-publisher-controller puts in every namespace's
+		// kube-root-ca.crt (pods' in-cluster clients trust it).
+		"--root-ca-file=" + c.PKI.CACert,
 	}, nil)
 	return err
 }
@@ -313,6 +342,7 @@ func (c *Cluster) startKwok(assets string, liqo bool) error {
 
 // Stop ends the cluster's processes, newest first, so the API server stops before etcd.
 func (c *Cluster) Stop() {
+	c.stopRealNodes() // first: its pods are deleted through the API server
 	c.closeGateways()
 	c.stopLiqo()
 	for i := len(c.procs) - 1; i >= 0; i-- {

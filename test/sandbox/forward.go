@@ -23,9 +23,14 @@ type tcpForwarder struct {
 }
 
 func newTCPForwarder(listenIP net.IP, target string) (*tcpForwarder, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(listenIP.String(), "0"))
+	return newTCPForwarderOn(net.JoinHostPort(listenIP.String(), "0"), target)
+}
+
+// newTCPForwarderOn forwards what arrives at listen (host:port) to target.
+func newTCPForwarderOn(listen, target string) (*tcpForwarder, error) {
+	l, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, fmt.Errorf("forward %s: listen on %s: %w", target, listenIP, err)
+		return nil, fmt.Errorf("forward %s: listen on %s: %w", target, listen, err)
 	}
 	f := &tcpForwarder{listener: l, target: target, conns: map[net.Conn]struct{}{}}
 	f.wg.Add(1)

@@ -1,0 +1,229 @@
+// Package realnodes_test deploys xr-webhook as a user would — `kubectl xr install --image`
+// with the image `make image` builds — on a consumer whose nodes are real kubelets with
+// containerd and runc, next to Liqo's real control plane, and proves it serves: its pods
+// run from that image, cert-controller issues their certificate in-cluster, the API
+// server calls them through their Service, and a hinted workload is placed on a real
+// node and on a virtual node.
+package realnodes_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/plugin"
+	"github.com/kubexr/kubectl-xr/test/sandbox"
+)
+
+const (
+	imageVersion = "v0.0.0-realnode"
+	image        = "ghcr.io/kubexr/xr-webhook:" + imageVersion
+	waitFor      = 3 * time.Minute
+)
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// buildImage runs make image's program for this machine's platform.
+func buildImage(t *testing.T) string {
+	t.Helper()
+	out := t.TempDir()
+	cmd := exec.Command("go", "run", "./hack/image", "-version", imageVersion, "-revision", "test", "-created", "0",
+		"-platforms", "linux/"+runtime.GOARCH, "-out", out)
+	cmd.Dir = repoRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go run ./hack/image: %v\n%s", err, b)
+	}
+	return filepath.Join(out, "xr-webhook_"+imageVersion+".oci.tar")
+}
+
+func xr(t *testing.T, kubeconfig string, args ...string) string {
+	t.Helper()
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	if err := plugin.Execute(streams, append([]string{"--kubeconfig", kubeconfig}, args...)); err != nil {
+		t.Fatalf("kubectl xr %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out.String() + errOut.String()
+}
+
+func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
+	if err := sandbox.RealNodeSupport(); err != nil {
+		t.Skipf("real nodes cannot run here: %v", err)
+	}
+	ctx := context.Background()
+	archive := buildImage(t)
+	sb := sandbox.NewForTest(t)
+	clusters, err := sb.StartClusters(ctx,
+		sandbox.ClusterOptions{Name: "consumer", Liqo: true, RealNodes: 2, Images: []string{archive}},
+		sandbox.ClusterOptions{Name: "cloud-geneva", Liqo: true, Kwok: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer, geneva := clusters[0], clusters[1]
+	if _, err := geneva.AddNode(ctx, "geneva-node", nil); err != nil {
+		t.Fatal(err)
+	}
+	kc := consumer.KubeconfigPath
+	xr(t, kc, "peer", "add", "--remote-kubeconfig", geneva.KubeconfigPath, "--networking-disabled")
+	if _, err := consumer.WaitNodeReady(ctx, geneva.Name); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	out := xr(t, kc, "install", "--image", image, "--timeout", "3m")
+	t.Logf("kubectl xr install --image %s: %s", image, time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(out, "xr-webhook is available") {
+		t.Fatalf("install did not report xr-webhook available:\n%s", out)
+	}
+	realNodes := map[string]bool{}
+	for _, n := range consumer.RealNodeNames() {
+		realNodes[n] = true
+	}
+	// Two pods of xr-webhook, each on its own real node, from the image make image built.
+	var pods corev1.PodList
+	if err := consumer.Client.List(ctx, &pods, client.InNamespace("kubexr-system"), client.MatchingLabels{"app.kubernetes.io/name": "xr-webhook"}); err != nil {
+		t.Fatal(err)
+	}
+	onNodes := map[string]bool{}
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodRunning || !realNodes[p.Spec.NodeName] || len(p.Status.ContainerStatuses) != 1 ||
+			p.Status.ContainerStatuses[0].Image != image || !strings.HasPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://") {
+			t.Errorf("xr-webhook pod %s: %s on %q, containers %+v; want Running in a containerd container from %s on a real node",
+				p.Name, p.Status.Phase, p.Spec.NodeName, p.Status.ContainerStatuses, image)
+		}
+		onNodes[p.Spec.NodeName] = true
+	}
+	if len(pods.Items) != 2 || len(onNodes) != 2 {
+		t.Fatalf("%d xr-webhook pods on nodes %v, want 2 on 2 real nodes", len(pods.Items), onNodes)
+	}
+	// cert-controller, inside those pods, issued the serving certificate and put its CA
+	// into both webhook configurations.
+	secret := &corev1.Secret{}
+	if err := consumer.Client.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook-tls"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	ca := secret.Data["ca.crt"]
+	if len(ca) == 0 || len(secret.Data["tls.crt"]) == 0 {
+		t.Fatalf("xr-webhook-tls holds no certificate: keys %v", keys(secret.Data))
+	}
+	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	sandbox.Eventually(t, "both webhook configurations carry the CA", waitFor, func() (bool, string) {
+		if consumer.Client.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, mwc) != nil || consumer.Client.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, vwc) != nil {
+			return false, "configurations not found"
+		}
+		for _, w := range mwc.Webhooks {
+			if !bytes.Equal(w.ClientConfig.CABundle, ca) {
+				return false, "mutating " + w.Name + " lacks the CA"
+			}
+		}
+		for _, w := range vwc.Webhooks {
+			if !bytes.Equal(w.ClientConfig.CABundle, ca) {
+				return false, "validating " + w.Name + " lacks the CA"
+			}
+		}
+		return true, ""
+	})
+
+	// A workload: the namespace offloaded with class low, cloud-geneva at 14 ms (the
+	// stand-in Connection: peering without networking), one Deployment kept local and
+	// one sent remote. Only xr-webhook's pods can place them: no other instance runs.
+	if err := consumer.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "xr"}}); err != nil {
+		t.Fatal(err)
+	}
+	xr(t, kc, "offload", "xr", "--class", "low")
+	if err := consumer.StandInConnection(ctx, geneva.Name, networkingv1beta1.Connected, 14*time.Millisecond, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sandbox.Eventually(t, "xr-webhook's observer (in a pod) labels cloud-geneva low", waitFor, func() (bool, string) {
+		n := &corev1.Node{}
+		if err := consumer.Client.Get(ctx, client.ObjectKey{Name: geneva.Name}, n); err != nil {
+			return false, err.Error()
+		}
+		return n.Labels["kubexr.io/latency-class"] == "low", fmt.Sprint(n.Labels)
+	})
+	for name, placement := range map[string]string{"render": "local", "stream": "remote"} {
+		labels := map[string]string{"app": name}
+		dep := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "xr", Annotations: map[string]string{"kubexr.io/placement": placement}},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: sandbox.PauseImage}}}}},
+		}
+		if err := consumer.Client.Create(ctx, dep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	placed := func(app string, where func(node string) bool) {
+		sandbox.Eventually(t, app+" placed by xr-webhook and Running", waitFor, func() (bool, string) {
+			var pods corev1.PodList
+			if err := consumer.Client.List(ctx, &pods, client.InNamespace("xr"), client.MatchingLabels{"app": app}); err != nil || len(pods.Items) != 1 {
+				return false, fmt.Sprintf("%d pods (%v)", len(pods.Items), err)
+			}
+			p := pods.Items[0]
+			return p.Annotations["kubexr.io/decision"] != "" && p.Status.Phase == corev1.PodRunning && where(p.Spec.NodeName),
+				fmt.Sprintf("%s on %q, decision %q", p.Status.Phase, p.Spec.NodeName, p.Annotations["kubexr.io/decision"])
+		})
+	}
+	placed("render", func(node string) bool { return realNodes[node] })
+	placed("stream", func(node string) bool { return node == geneva.Name })
+
+	// doctor: everything healthy. The one warning allowed is the test bed's: Liqo runs
+	// as processes here, so there is no Deployment to read Liqo's version from.
+	doctor := xr(t, kc, "doctor")
+	for _, line := range strings.Split(strings.TrimSpace(doctor), "\n") {
+		if !strings.HasPrefix(line, "[ok]") && !(strings.HasPrefix(line, "[warn]") && strings.Contains(line, "Liqo: installed, cluster id consumer; version unknown")) {
+			t.Errorf("doctor reports %q:\n%s", line, doctor)
+		}
+	}
+	for _, want := range []string{"xr-webhook: 2/2 replicas available", "xr-webhook: webhook configurations carry a CA bundle", "peer cloud-geneva: connected, RTT 14ms, class low"} {
+		if !strings.Contains(doctor, want) {
+			t.Errorf("doctor lacks %q:\n%s", want, doctor)
+		}
+	}
+
+	xr(t, kc, "offload", "remove", "xr")
+	xr(t, kc, "uninstall")
+	sandbox.Eventually(t, "uninstall removed every object", waitFor, func() (bool, string) {
+		for _, obj := range []client.Object{
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubexr-system"}},
+			&admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "xr-webhook"}},
+			&admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "xr-webhook"}},
+		} {
+			if err := consumer.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
+				return false, fmt.Sprintf("%T %s still there (%v)", obj, obj.GetName(), err)
+			}
+		}
+		return true, ""
+	})
+	if os.Getenv("KUBEXR_KEEP") != "" {
+		t.Log(consumer.Dir)
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
