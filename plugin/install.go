@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -46,8 +45,11 @@ func NewCmdInstall(f genericclioptions.RESTClientGetter, streams genericiooption
 		Use:   "install",
 		Short: "Install xr-webhook, the LatencyClass CRD and the default classes (server-side apply)",
 		Long: "Applies the manifests embedded in the plugin (manifests/default, or manifests/cert-manager with\n" +
-			"--cert-manager) with server-side apply as field manager kubectl-xr, then waits until xr-webhook's\n" +
-			"Deployment is available (its readiness needs its certificate and a loaded inventory).",
+			"--cert-manager) with server-side apply as field manager kubectl-xr and waits until xr-webhook's\n" +
+			"Deployment is available (its readiness needs its certificate and a loaded inventory). Only then\n" +
+			"are the webhook configurations applied, with the serving certificate's CA: until xr-webhook\n" +
+			"answers, nothing waits for it. If it never becomes available, install says why (the pods'\n" +
+			"waiting reason), leaves no webhook configuration without replicas behind it, and exits non-zero.",
 		Example: "  kubectl xr install\n  kubectl xr install --cert-manager\n  kubectl xr install --dry-run=client -o yaml\n" +
 			"  kubectl xr install --dry-run=server   # the API server judges every object and keeps none",
 		Args: cobra.NoArgs,
@@ -62,7 +64,7 @@ func NewCmdInstall(f genericclioptions.RESTClientGetter, streams genericiooption
 	cmd.Flags().StringVar(&o.Image, "image", "", "xr-webhook image (default: the one installed if it is not a release's, else "+version.ImageRepository+":<this plugin's version>)")
 	o.dryRun = addDryRun(cmd)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "with --dry-run=client|server: print the objects as yaml or json")
-	cmd.Flags().BoolVar(&o.Wait, "wait", true, "wait until xr-webhook is available")
+	cmd.Flags().BoolVar(&o.Wait, "wait", true, "wait until xr-webhook is available before applying its webhook configurations (false: apply everything at once)")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait")
 	return cmd
 }
@@ -193,7 +195,20 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, obj := range objs {
+	rest, configurations := splitConfigurations(objs)
+	// Waiting, the webhook configurations come last, once xr-webhook answers: applied
+	// before, failurePolicy Fail would hold every opted-in namespace's pods behind
+	// replicas that may never start. Without waiting everything goes at once.
+	deferConfigurations := o.Wait && o.dryRun.none()
+	ordered := objs
+	if deferConfigurations {
+		ordered = rest
+	} else if o.dryRun.none() {
+		if err := o.withServingCA(ctx, k.client, configurations); err != nil {
+			return err
+		}
+	}
+	for _, obj := range ordered {
 		err := applyOne(ctx, k.client, mapper, obj, o.dryRun)
 		// A server dry run creates nothing, so objects of a kind whose CRD it would
 		// create (the default LatencyClasses), or in the namespace it would create,
@@ -217,24 +232,55 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if o.Output != "" {
 		return printObject(o.Out, o.Output, list)
 	}
-	if !o.Wait || o.dryRun.server() {
+	if !deferConfigurations {
 		return nil
 	}
+	return o.waitThenConfigure(ctx, k.client, mapper, configurations)
+}
+
+// withServingCA puts the serving certificate's CA, if there is one yet, into the
+// configurations about to be applied.
+func (o *InstallOptions) withServingCA(ctx context.Context, c client.Client, configurations []*unstructured.Unstructured) error {
+	ca, err := servingCA(ctx, c)
+	if err != nil {
+		return err
+	}
+	return withCABundle(configurations, ca)
+}
+
+// waitThenConfigure waits for xr-webhook, then applies its webhook configurations with
+// the serving CA and checks they carry one. When it gives up, no configuration is left
+// with nothing behind it.
+func (o *InstallOptions) waitThenConfigure(ctx context.Context, c client.Client, mapper meta.RESTMapper, configurations []*unstructured.Unstructured) error {
+	start := time.Now()
 	fmt.Fprintln(o.ErrOut, "Waiting for xr-webhook to be available...")
-	dep := &appsv1.Deployment{}
-	err = wait.PollUntilContextTimeout(ctx, time.Second, o.Timeout, true, func(ctx context.Context) (bool, error) {
-		if err := k.client.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook"}, dep); err != nil {
-			return false, client.IgnoreNotFound(err)
+	if err := waitAvailable(ctx, c, o.Timeout); err != nil {
+		if serving := availableReplicas(ctx, c); serving > 0 {
+			return fmt.Errorf("%w; %d replica(s) of the previous version still serve, their webhook configurations are kept", err, serving)
 		}
-		for _, c := range dep.Status.Conditions {
-			if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
-				return true, nil
-			}
+		if rmErr := removeConfigurations(context.WithoutCancel(ctx), c, configurations); rmErr != nil {
+			return fmt.Errorf("%w; and removing the webhook configurations failed: %v", err, rmErr)
 		}
-		return false, nil
+		return fmt.Errorf("%w; no webhook configuration is applied, so nothing waits for it", err)
+	}
+	if err := o.withServingCA(ctx, c, configurations); err != nil {
+		return err
+	}
+	for _, cfg := range configurations {
+		if err := applyOne(ctx, c, mapper, cfg, o.dryRun); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "%s/%s serverside-applied\n", kindGroup(cfg), cfg.GetName())
+	}
+	// With cert-manager the CA may come from its cainjector a moment later.
+	left := max(o.Timeout-time.Since(start), 30*time.Second)
+	err := wait.PollUntilContextTimeout(ctx, time.Second, left, true, func(ctx context.Context) (bool, error) {
+		return carryCA(ctx, c, configurations)
 	})
 	if err != nil {
-		return fmt.Errorf("xr-webhook not available after %s (kubectl -n kubexr-system describe deploy/xr-webhook; kubectl xr doctor): %w", o.Timeout, err)
+		_ = removeConfigurations(context.WithoutCancel(ctx), c, configurations)
+		return fmt.Errorf("the webhook configurations carry no CA bundle after %s, so the API server could not verify xr-webhook: removed them "+
+			"(with --cert-manager: is cert-manager's cainjector running? kubectl -n %s get certificate)", left.Round(time.Second), installNamespace)
 	}
 	fmt.Fprintln(o.Out, "xr-webhook is available")
 	return nil

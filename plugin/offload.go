@@ -162,13 +162,20 @@ func (o *OffloadOptions) Run(ctx context.Context) error {
 	if !o.dryRun.none() {
 		return o.runDry(ctx, ns)
 	}
+	patch := client.MergeFrom(ns.DeepCopy())
+	o.optIn(ns)
+	// The opt-in first as a server dry run: it passes through xr-webhook's validation,
+	// so an xr-webhook that does not answer (or refuses the hint) stops the command
+	// before Liqo offloads anything, instead of leaving the namespace offloaded without
+	// latency placement.
+	if err := o.kube.client.Patch(ctx, ns.DeepCopy(), patch, client.DryRunAll); err != nil {
+		return fmt.Errorf("enable xr-webhook in namespace %s (checked before offloading; nothing changed): %w", o.namespace, err)
+	}
 	if err := o.liqo.Run(ctx); err != nil {
 		return fmt.Errorf("offload namespace %s with Liqo: %w", o.namespace, err)
 	}
-	patch := client.MergeFrom(ns.DeepCopy())
-	o.optIn(ns)
 	if err := o.kube.client.Patch(ctx, ns, patch); err != nil {
-		return fmt.Errorf("enable xr-webhook in namespace %s: %w", o.namespace, err)
+		return fmt.Errorf("enable xr-webhook in namespace %s: %w (Liqo offloaded it: run this command again, or kubectl xr offload remove %s)", o.namespace, err, o.namespace)
 	}
 	clusters := "all peered clusters"
 	if o.Clusters != "" {

@@ -4,12 +4,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -183,9 +185,17 @@ func run(ctx context.Context, o options) error {
 	} else {
 		close(certsReady)
 	}
+	// Serve as soon as the serving certificate is on disk, not once cert-controller has
+	// also put its CA into the webhook configurations (certsReady): kubectl xr install
+	// applies those only after this Deployment is available, with the CA copied from
+	// the Secret, so that they never point at replicas that cannot answer.
+	var servable <-chan struct{} = certsReady
+	if o.certRotation {
+		servable = keyPairLoaded(ctx, o.certDir)
+	}
 	go func() {
 		select {
-		case <-certsReady:
+		case <-servable:
 			w.Serve(mgr)
 		case <-ctx.Done():
 		}
@@ -195,4 +205,24 @@ func run(ctx context.Context, o options) error {
 	runCtx, stop := w.StopAfterDrain(ctx, o.drain)
 	defer stop()
 	return mgr.Start(runCtx)
+}
+
+// keyPairLoaded is closed once dir holds a serving key pair that loads (the kubelet
+// writes the Secret's keys there after the rotator filled it).
+func keyPairLoaded(ctx context.Context, dir string) <-chan struct{} {
+	loaded := make(chan struct{})
+	go func() {
+		for {
+			if _, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")); err == nil {
+				close(loaded)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
+	return loaded
 }

@@ -14,11 +14,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
+	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -88,6 +90,29 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// An image no node has: install gives up, naming the pods' waiting reason, and
+	// leaves no webhook configuration that would hold opted-in namespaces' pods.
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	err = plugin.Execute(streams, []string{"--kubeconfig", kc, "install", "--image", "ghcr.io/kubexr/xr-webhook:v0.0.0-missing", "--timeout", "40s"})
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if last := lines[len(lines)-1]; err == nil || !strings.HasPrefix(last, "error: xr-webhook not available after 40s: pod xr-webhook-") ||
+		!(strings.Contains(last, "ErrImagePull") || strings.Contains(last, "ImagePullBackOff")) ||
+		!strings.HasSuffix(last, "no webhook configuration is applied, so nothing waits for it") {
+		t.Errorf("install with a missing image: %v\n%s", err, errOut)
+	}
+	for _, cfg := range []client.Object{&admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfiguration{}} {
+		if err := consumer.Client.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, cfg); !apierrors.IsNotFound(err) {
+			t.Errorf("%T left after a failed install (%v)", cfg, err)
+		}
+	}
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpWebhookLogs(t, consumer)
+		}
+	})
+
+	// The image make image built: install (over the failed one) succeeds.
 	start := time.Now()
 	out := xr(t, kc, "install", "--image", image, "--timeout", "3m")
 	t.Logf("kubectl xr install --image %s: %s", image, time.Since(start).Round(time.Millisecond))
@@ -104,6 +129,7 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	onNodes := map[string]bool{}
+	pods.Items = slices.DeleteFunc(pods.Items, func(p corev1.Pod) bool { return p.DeletionTimestamp != nil }) // the failed install's
 	for _, p := range pods.Items {
 		if p.Status.Phase != corev1.PodRunning || !realNodes[p.Spec.NodeName] || len(p.Status.ContainerStatuses) != 1 ||
 			p.Status.ContainerStatuses[0].Image != image || !strings.HasPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://") {
@@ -201,6 +227,30 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 		}
 	}
 
+	// With xr-webhook down (scaled to zero), offload stops before Liqo offloads
+	// anything: the namespace is left as it was, not offloaded without placement.
+	scale := []byte(`{"spec":{"replicas":0}}`)
+	if _, err := consumer.Clientset.AppsV1().Deployments("kubexr-system").Patch(ctx, "xr-webhook", "application/merge-patch+json", scale, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sandbox.Eventually(t, "xr-webhook's pods gone", waitFor, func() (bool, string) {
+		var pods corev1.PodList
+		err := consumer.Client.List(ctx, &pods, client.InNamespace("kubexr-system"), client.MatchingLabels{"app.kubernetes.io/name": "xr-webhook"})
+		return err == nil && len(pods.Items) == 0, fmt.Sprintf("%d pods", len(pods.Items))
+	})
+	if err := consumer.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "late"}}); err != nil {
+		t.Fatal(err)
+	}
+	streams, _, _, errOut = genericiooptions.NewTestIOStreams()
+	err = plugin.Execute(streams, []string{"--kubeconfig", kc, "offload", "late", "--class", "low"})
+	if err == nil || !strings.Contains(errOut.String(), "enable xr-webhook in namespace late (checked before offloading; nothing changed)") {
+		t.Errorf("offload with xr-webhook down: %v\n%s", err, errOut)
+	}
+	nsoff := &offloadingv1beta1.NamespaceOffloading{}
+	if err := consumer.Client.Get(ctx, client.ObjectKey{Namespace: "late", Name: "offloading"}, nsoff); !apierrors.IsNotFound(err) {
+		t.Errorf("offload with xr-webhook down left a NamespaceOffloading (%v)", err)
+	}
+
 	xr(t, kc, "offload", "remove", "xr")
 	xr(t, kc, "uninstall")
 	sandbox.Eventually(t, "uninstall removed every object", waitFor, func() (bool, string) {
@@ -226,4 +276,19 @@ func keys(m map[string][]byte) []string {
 		ks = append(ks, k)
 	}
 	return ks
+}
+
+// dumpWebhookLogs logs xr-webhook's pods' logs, read through the API server from the
+// real kubelets.
+func dumpWebhookLogs(t *testing.T, c *sandbox.Cluster) {
+	ctx := context.Background()
+	pods, err := c.Clientset.CoreV1().Pods("kubexr-system").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=xr-webhook"})
+	if err != nil {
+		t.Logf("list xr-webhook pods: %v", err)
+		return
+	}
+	for _, p := range pods.Items {
+		logs, err := c.Clientset.CoreV1().Pods("kubexr-system").GetLogs(p.Name, &corev1.PodLogOptions{TailLines: ptr.To[int64](40)}).DoRaw(ctx)
+		t.Logf("==== pod %s on %s (%s, err %v):\n%s", p.Name, p.Spec.NodeName, p.Status.Phase, err, logs)
+	}
 }
