@@ -41,4 +41,5 @@ for platform in $platforms; do
 done
 go run hack/krewmanifest.go "$version" "$dist"
 go run hack/installyaml.go "$version" "$dist"
-echo "dist: $(ls "$dist"/*.tar.gz "$dist"/*.zip 2>/dev/null | wc -l) archives, $dist/sha256sums.txt, $dist/xr.yaml, $dist/install.yaml (image ghcr.io/kubexr/xr-webhook:$version; make image builds it)" >&2
+go run hack/chartpackage.go "$version" "$dist"
+echo "dist: $(ls "$dist"/*.tar.gz "$dist"/*.zip 2>/dev/null | wc -l) archives, $dist/sha256sums.txt, $dist/xr.yaml, $dist/install.yaml and the Helm chart $dist/xr-webhook-${version#v}.tgz (image ghcr.io/kubexr/xr-webhook:$version; make image builds it)" >&2

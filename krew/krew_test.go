@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"helm.sh/helm/v3/pkg/chart/loader"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,7 +120,7 @@ func checkReleaseAssets(t *testing.T, dist, platform string) {
 		ext = "zip"
 	}
 	want := []string{
-		"install.yaml", "kubectl-xr_v0.0.0-test_" + os_ + "_" + arch + "." + ext,
+		"install.yaml", "kubectl-xr_v0.0.0-test_" + os_ + "_" + arch + "." + ext, "xr-webhook-0.0.0-test.tgz",
 		"xr-webhook_v0.0.0-test.oci.tar", "xr-webhook_v0.0.0-test_linux_" + runtime.GOARCH + ".docker.tar", "xr.yaml",
 	}
 	sums, err := os.ReadFile(filepath.Join(dist, "sha256sums.txt"))
@@ -149,6 +150,12 @@ func checkReleaseAssets(t *testing.T, dist, platform string) {
 	install, err := os.ReadFile(filepath.Join(dist, "install.yaml"))
 	if err != nil || !strings.Contains(string(install), "image: ghcr.io/kubexr/xr-webhook:v0.0.0-test\n") {
 		t.Errorf("install.yaml does not deploy ghcr.io/kubexr/xr-webhook:v0.0.0-test (%v)", err)
+	}
+	// The Helm chart: the release's version, and its image by default.
+	if chrt, err := loader.Load(filepath.Join(dist, "xr-webhook-0.0.0-test.tgz")); err != nil {
+		t.Errorf("Helm chart: %v", err)
+	} else if chrt.Metadata.Version != "0.0.0-test" || chrt.Metadata.AppVersion != "v0.0.0-test" {
+		t.Errorf("Helm chart version %q, appVersion %q; want 0.0.0-test and v0.0.0-test", chrt.Metadata.Version, chrt.Metadata.AppVersion)
 	}
 	digest := ociIndexDigest(t, filepath.Join(dist, "xr-webhook_v0.0.0-test.oci.tar"))
 	notes, err := os.ReadFile(filepath.Join(dist, "RELEASE.md"))

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -21,11 +20,15 @@ import (
 
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
 	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -252,10 +255,88 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 	}
 
 	xr(t, kc, "offload", "remove", "xr")
-	xr(t, kc, "uninstall")
+	// --include-crds: the LatencyClasses too, so that Helm can own them next.
+	xr(t, kc, "uninstall", "--include-crds")
 	sandbox.Eventually(t, "uninstall removed every object", waitFor, func() (bool, string) {
 		for _, obj := range []client.Object{
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubexr-system"}},
+			&admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "xr-webhook"}},
+			&admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "xr-webhook"}},
+			&apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "latencyclasses.kubexr.io"}},
+		} {
+			if err := consumer.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
+				return false, fmt.Sprintf("%T %s still there (%v)", obj, obj.GetName(), err)
+			}
+		}
+		return true, ""
+	})
+
+	helmInstallServesAndUninstalls(t, consumer)
+}
+
+// helmInstallServesAndUninstalls: the Helm chart, installed through Helm's SDK as
+// `helm install xr-webhook manifests/chart -n kubexr-system --create-namespace --wait`
+// would, runs the same pods; the API server calls them (an offload's opt-in passes their
+// validation, a hinted pod gets their decision); `helm uninstall` removes them.
+func helmInstallServesAndUninstalls(t *testing.T, consumer *sandbox.Cluster) {
+	ctx := context.Background()
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig, flags.Namespace = &consumer.KubeconfigPath, ptr.To("kubexr-system")
+	cfg := new(action.Configuration)
+	if err := cfg.Init(flags, "kubexr-system", "secret", t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	chrt, err := loader.Load(filepath.Join(repoRoot(), "manifests", "chart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := action.NewInstall(cfg)
+	install.ReleaseName, install.Namespace, install.CreateNamespace = "xr-webhook", "kubexr-system", true
+	install.Wait, install.Timeout = true, waitFor
+	start := time.Now()
+	if _, err := install.Run(chrt, map[string]any{"image": map[string]any{"tag": imageVersion}}); err != nil {
+		t.Fatalf("helm install: %v", err)
+	}
+	t.Logf("helm install --wait: %s", time.Since(start).Round(time.Millisecond))
+	var pods corev1.PodList
+	if err := consumer.Client.List(ctx, &pods, client.InNamespace("kubexr-system"), client.MatchingLabels{"app.kubernetes.io/name": "xr-webhook"}); err != nil {
+		t.Fatal(err)
+	}
+	running := 0
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].Image == image {
+			running++
+		}
+	}
+	if running != 2 {
+		t.Errorf("%d xr-webhook pods Running from %s after helm install, want 2", running, image)
+	}
+	kc := consumer.KubeconfigPath
+	if err := consumer.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "xr-helm"}}); err != nil {
+		t.Fatal(err)
+	}
+	// cert-controller puts its CA into the configurations Helm applied; until then the
+	// opt-in cannot be validated.
+	sandbox.Eventually(t, "offload through the Helm-installed xr-webhook", waitFor, func() (bool, string) {
+		streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+		err := plugin.Execute(streams, []string{"--kubeconfig", kc, "offload", "xr-helm", "--class", "low"})
+		return err == nil, errOut.String()
+	})
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hinted", Namespace: "xr-helm", Annotations: map[string]string{"kubexr.io/placement": "local"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: sandbox.PauseImage}}}}
+	if err := consumer.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	if pod.Annotations["kubexr.io/decision"] == "" {
+		t.Errorf("the Helm-installed xr-webhook did not place the pod: %v", pod.Annotations)
+	}
+	xr(t, kc, "offload", "remove", "xr-helm")
+	if _, err := action.NewUninstall(cfg).Run("xr-webhook"); err != nil {
+		t.Fatalf("helm uninstall: %v", err)
+	}
+	sandbox.Eventually(t, "helm uninstall removed xr-webhook", waitFor, func() (bool, string) {
+		for _, obj := range []client.Object{
+			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "kubexr-system", Name: "xr-webhook"}},
 			&admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "xr-webhook"}},
 			&admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "xr-webhook"}},
 		} {
@@ -265,9 +346,6 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 		}
 		return true, ""
 	})
-	if os.Getenv("KUBEXR_KEEP") != "" {
-		t.Log(consumer.Dir)
-	}
 }
 
 func keys(m map[string][]byte) []string {

@@ -65,10 +65,7 @@ type realNodes struct {
 	net   *realNet
 	dir   string // short (sockets must fit in 108 bytes): /tmp/xrn-*
 	nodes []*realNode
-	// netnsBefore are the CNI network namespaces that existed before the nodes started;
-	// any other left at Stop is ours.
-	netnsBefore map[string]bool
-	hostDirs    []string // host folders the nodes needed and we created
+	hostDirs []string // host folders the nodes needed and we created
 }
 
 type realNode struct {
@@ -103,7 +100,7 @@ func (c *Cluster) prepareRealNodes(count int) error {
 	if err != nil {
 		return err
 	}
-	r := &realNodes{dir: dir, netnsBefore: cniNetns()}
+	r := &realNodes{dir: dir}
 	c.real = r
 	if r.net, err = newRealNet(count); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,8 +57,8 @@ func (c *Cluster) stopRealNodes() {
 	}
 	time.Sleep(100 * time.Millisecond)
 	unmountUnder(r.dir)
-	for name := range cniNetns() {
-		if !r.netnsBefore[name] {
+	if r.net != nil {
+		for _, name := range NetnsWithAddressIn(r.net.podSubnet()) {
 			_ = ipCmd("netns", "del", name)
 		}
 	}
@@ -209,13 +210,29 @@ func unmountUnder(dir string) {
 	}
 }
 
-// cniNetns are the network namespaces containerd's CNI made (cni-<uuid>).
-func cniNetns() map[string]bool {
+// NetnsWithAddressIn lists the CNI network namespaces (cni-<uuid>) holding an address
+// of subnet: a cluster's pods' namespaces, which must all be gone after Stop. Other
+// clusters' pods (another test run on the machine) have addresses of their own subnet.
+func NetnsWithAddressIn(subnet string) []string {
+	_, ipnet, err := net.ParseCIDR(subnet)
+	if err != nil {
+		return nil
+	}
 	entries, _ := os.ReadDir("/var/run/netns")
-	names := map[string]bool{}
+	var names []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "cni-") {
-			names[e.Name()] = true
+		if !strings.HasPrefix(e.Name(), "cni-") {
+			continue
+		}
+		out, err := exec.Command("ip", "-n", e.Name(), "-o", "-4", "addr", "show").Output()
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(out)) {
+			if ip, _, err := net.ParseCIDR(f); err == nil && ipnet.Contains(ip) {
+				names = append(names, e.Name())
+				break
+			}
 		}
 	}
 	return names
