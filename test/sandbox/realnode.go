@@ -62,9 +62,9 @@ func RealNodeSupport() error {
 
 // realNodes are one cluster's real nodes and what they share.
 type realNodes struct {
-	net   *realNet
-	dir   string // short (sockets must fit in 108 bytes): /tmp/xrn-*
-	nodes []*realNode
+	net      *realNet
+	dir      string // short (sockets must fit in 108 bytes): /tmp/xrn-*
+	nodes    []*realNode
 	hostDirs []string // host folders the nodes needed and we created
 }
 
