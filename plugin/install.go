@@ -36,6 +36,10 @@ type InstallOptions struct {
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
 	dryRun *dryRun
+	// applied and recorded: this install's objects, and the group-kinds the ApplySet
+	// recorded before it (applyset.go), for pruning once everything is applied.
+	applied  []*unstructured.Unstructured
+	recorded []string
 }
 
 // NewCmdInstall builds `kubectl xr install`.
@@ -174,6 +178,7 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	markMembers(objs)
 	list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
 	if o.dryRun.client() {
 		for _, obj := range objs {
@@ -194,6 +199,12 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	mapper, err := o.getter.ToRESTMapper()
 	if err != nil {
 		return err
+	}
+	o.applied = objs
+	if o.dryRun.none() {
+		if o.recorded, err = recordedGroupKinds(ctx, k.client); err != nil {
+			return err
+		}
 	}
 	rest, configurations := splitConfigurations(objs)
 	// Waiting, the webhook configurations come last, once xr-webhook answers: applied
@@ -228,11 +239,21 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 		if o.Output == "" {
 			fmt.Fprintf(o.Out, "%s/%s serverside-applied%s\n", kindGroup(obj), obj.GetName(), o.dryRun.suffix())
 		}
+		// The record, in the namespace just applied, names every kind before any member
+		// of it exists, so an install cut short still leaves them findable.
+		if o.dryRun.none() && obj.GetKind() == "Namespace" && obj.GetName() == installNamespace {
+			if err := writeParent(ctx, k.client, union(o.recorded, groupKinds(objs))); err != nil {
+				return err
+			}
+		}
 	}
 	if o.Output != "" {
 		return printObject(o.Out, o.Output, list)
 	}
 	if !deferConfigurations {
+		if o.dryRun.none() {
+			return o.prune(ctx, k.client, mapper)
+		}
 		return nil
 	}
 	return o.waitThenConfigure(ctx, k.client, mapper, configurations)
@@ -282,8 +303,16 @@ func (o *InstallOptions) waitThenConfigure(ctx context.Context, c client.Client,
 		return fmt.Errorf("the webhook configurations carry no CA bundle after %s, so the API server could not verify xr-webhook: removed them "+
 			"(with --cert-manager: is cert-manager's cainjector running? kubectl -n %s get certificate)", left.Round(time.Second), installNamespace)
 	}
+	if err := o.prune(ctx, c, mapper); err != nil {
+		return err
+	}
 	fmt.Fprintln(o.Out, "xr-webhook is available")
 	return nil
+}
+
+// prune deletes what an earlier install applied and this release no longer has.
+func (o *InstallOptions) prune(ctx context.Context, c client.Client, mapper meta.RESTMapper) error {
+	return prune(ctx, c, mapper, o.applied, o.recorded, func(line string) { fmt.Fprintln(o.Out, line) })
 }
 
 // applyOne server-side applies obj and leaves the server's answer in it; a kind that is
@@ -355,8 +384,36 @@ func (o *UninstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	slices.Reverse(objs)
+	mapper, err := o.getter.ToRESTMapper()
+	if err != nil {
+		return err
+	}
+	// First what earlier installs recorded and this release does not know (a release
+	// dropped it), then this release's objects, webhook configurations first.
+	recorded, err := recordedGroupKinds(ctx, k.client)
+	if err != nil {
+		return err
+	}
+	live, err := members(ctx, k.client, mapper, recorded)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
 	for _, obj := range objs {
+		known[objectKey(obj)] = true
+	}
+	dropped := slices.DeleteFunc(live, func(obj *unstructured.Unstructured) bool { return known[objectKey(obj)] })
+	slices.Reverse(objs)
+	parent := &unstructured.Unstructured{}
+	parent.SetAPIVersion("v1")
+	parent.SetKind("ConfigMap")
+	parent.SetNamespace(installNamespace)
+	parent.SetName(applySetParentName)
+	// The record goes just before its namespace, after every member.
+	order := append(dropped, objs...)
+	at := slices.IndexFunc(order, func(obj *unstructured.Unstructured) bool { return obj.GetKind() == "Namespace" })
+	order = slices.Insert(order, max(at, 0), parent)
+	for _, obj := range order {
 		if !o.IncludeCRDs && (obj.GetKind() == "CustomResourceDefinition" || obj.GetKind() == "LatencyClass") {
 			continue
 		}

@@ -138,3 +138,67 @@ func TestInstallDryRunApplyAndUninstall(t *testing.T) {
 	oneLineError(t, `Invalid dry-run value (maybe). Must be "none", "server", or "client".`, "install", "--dry-run=maybe")
 	oneLineError(t, `-o "name" is not supported here: use yaml or json`, "install", "--dry-run=client", "-o", "name")
 }
+
+// TestInstallRecordsAnApplySetAndPrunes: install records what it applied as an ApplySet
+// (kubectl's format); an object an earlier release applied and this one no longer has is
+// pruned by the next install, and removed by uninstall.
+func TestInstallRecordsAnApplySetAndPrunes(t *testing.T) {
+	ctx := context.Background()
+	waitGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubexr-system"}}) // an earlier test's uninstall
+	mustXR(t, "install", "--wait=false", "--image", "registry.example/xr-webhook:v1")
+	t.Cleanup(func() {
+		mustXR(t, "uninstall")
+		waitGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubexr-system"}})
+	})
+	parent := &corev1.ConfigMap{}
+	if err := env.c.Client.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook-applyset"}, parent); err != nil {
+		t.Fatal(err)
+	}
+	id := parent.Labels["applyset.kubernetes.io/id"]
+	gks := parent.Annotations["applyset.kubernetes.io/contains-group-kinds"]
+	if !strings.HasPrefix(id, "applyset-") || !strings.HasSuffix(id, "-v1") || parent.Annotations["applyset.kubernetes.io/tooling"] != "kubectl-xr/v1" ||
+		!strings.Contains(gks, "Deployment.apps") || !strings.Contains(gks, "MutatingWebhookConfiguration.admissionregistration.k8s.io") || !strings.Contains(gks, "Namespace") {
+		t.Fatalf("ApplySet parent: id %q, annotations %v", id, parent.Annotations)
+	}
+	dep := &appsv1.Deployment{}
+	if err := env.c.Client.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook"}, dep); err != nil || dep.Labels["applyset.kubernetes.io/part-of"] != id {
+		t.Fatalf("deployment not a member of %s: %v %v", id, err, dep.Labels)
+	}
+
+	// What an older release would have left: a member of a kind this release does not
+	// apply at all.
+	dropped := func(name string) *corev1.ServiceAccount {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kubexr-system",
+			Labels: map[string]string{"applyset.kubernetes.io/part-of": id}}}
+		if err := env.c.Client.Create(ctx, sa); err != nil {
+			t.Fatal(err)
+		}
+		return sa
+	}
+	old := dropped("xr-webhook-old")
+	out := mustXR(t, "install", "--wait=false")
+	if !strings.Contains(out, "serviceaccount/xr-webhook-old pruned\n") {
+		t.Errorf("install did not prune the dropped member:\n%s", out)
+	}
+	if err := env.c.Client.Get(ctx, client.ObjectKeyFromObject(old), old); !apierrors.IsNotFound(err) {
+		t.Errorf("the dropped member is still there (%v)", err)
+	}
+	// An unlabelled object of the same kind is never touched.
+	mine := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "someone-elses", Namespace: "kubexr-system"}}
+	if err := env.c.Client.Create(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	again := dropped("xr-webhook-older")
+	out = mustXR(t, "uninstall")
+	if !strings.Contains(out, "serviceaccount/xr-webhook-older deleted\n") || !strings.Contains(out, "configmap/xr-webhook-applyset deleted\n") {
+		t.Errorf("uninstall output:\n%s", out)
+	}
+	if err := env.c.Client.Get(ctx, client.ObjectKeyFromObject(again), again); !apierrors.IsNotFound(err) && err != nil {
+		t.Errorf("uninstall left the dropped member (%v)", err)
+	} else if err == nil && again.DeletionTimestamp == nil {
+		t.Errorf("uninstall left the dropped member")
+	}
+	if strings.Contains(out, "someone-elses") {
+		t.Errorf("uninstall deleted an object it never applied:\n%s", out)
+	}
+}
