@@ -96,9 +96,9 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 	// An image no node has: install gives up, naming the pods' waiting reason, and
 	// leaves no webhook configuration that would hold opted-in namespaces' pods.
 	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
-	err = plugin.Execute(streams, []string{"--kubeconfig", kc, "install", "--image", "ghcr.io/kubexr/xr-webhook:v0.0.0-missing", "--timeout", "40s"})
+	err = plugin.Execute(streams, []string{"--kubeconfig", kc, "install", "--image", "ghcr.io/kubexr/xr-webhook:v0.0.0-missing", "--timeout", "20s"})
 	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
-	if last := lines[len(lines)-1]; err == nil || !strings.HasPrefix(last, "error: xr-webhook not available after 40s: pod xr-webhook-") ||
+	if last := lines[len(lines)-1]; err == nil || !strings.HasPrefix(last, "error: xr-webhook not available after 20s: pod xr-webhook-") ||
 		!(strings.Contains(last, "ErrImagePull") || strings.Contains(last, "ImagePullBackOff")) ||
 		!strings.HasSuffix(last, "no webhook configuration is applied, so nothing waits for it") {
 		t.Errorf("install with a missing image: %v\n%s", err, errOut)

@@ -102,7 +102,11 @@ func (c *Cluster) prepareRealNodes(count int) error {
 	}
 	r := &realNodes{dir: dir}
 	c.real = r
+	sweepStaleRealNodes()
 	if r.net, err = newRealNet(count); err != nil {
+		return err
+	}
+	if err := r.net.record(os.Getpid(), dir); err != nil {
 		return err
 	}
 	// Pods reach the API server as https://198.19.O.1 (the kubernetes Service).

@@ -5,7 +5,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 )
 
 // Real nodes' addresses come from 198.18.0.0/15 (RFC 2544's benchmarking block): not
@@ -131,4 +134,62 @@ func freeRealNetOctet() (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no free 198.18.X.0/24 on this host for real nodes")
+}
+
+// Each cluster with real nodes is recorded in realNodesRecords/<bridge> as "<pid> <dir>"
+// while it runs, so that what a killed test run left (its processes die with it, but
+// not its bridge, routes, mounts, cgroups or folder) is removed by the next run.
+const realNodesRecords = "/run/kubexr-realnodes"
+
+func (n *realNet) record(pid int, dir string) error {
+	if err := os.MkdirAll(realNodesRecords, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(realNodesRecords, n.bridge), []byte(fmt.Sprintf("%d %s\n", pid, dir)), 0o600)
+}
+
+func (n *realNet) forget() {
+	_ = os.Remove(filepath.Join(realNodesRecords, n.bridge))
+	_ = os.Remove(realNodesRecords) // only once empty
+}
+
+// sweepStaleRealNodes removes what runs that are gone left behind.
+func sweepStaleRealNodes() {
+	entries, _ := os.ReadDir(realNodesRecords)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(realNodesRecords, e.Name()))
+		if err != nil {
+			continue
+		}
+		var pid int
+		var dir string
+		if _, err := fmt.Sscan(string(data), &pid, &dir); err != nil || ProcessAlive(pid) {
+			continue
+		}
+		octet, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "xrn"))
+		if err != nil || !strings.HasPrefix(dir, os.TempDir()+"/xrn-") {
+			continue
+		}
+		stale := &realNet{octet: octet, bridge: e.Name(), guards: [][]string{
+			{"unreachable", fmt.Sprintf("198.19.%d.0/24", octet)},
+			{"unreachable", fmt.Sprintf("198.18.%d.0/24", octet), "metric", "4000"}}}
+		for i := 1; i <= maxRealNodes; i++ {
+			killCgroupProcesses("/" + filepath.Base(dir) + "-n" + strconv.Itoa(i))
+		}
+		for _, line := range ProcessesMentioning(dir) {
+			if p, err := strconv.Atoi(strings.SplitN(line, ":", 2)[0]); err == nil {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+		unmountUnder(dir)
+		for _, name := range NetnsWithAddressIn(stale.podSubnet()) {
+			_ = ipCmd("netns", "del", name)
+		}
+		for i := 1; i <= maxRealNodes; i++ {
+			removeCgroupRoot("/" + filepath.Base(dir) + "-n" + strconv.Itoa(i))
+		}
+		stale.remove()
+		_ = os.RemoveAll(dir)
+		stale.forget()
+	}
 }

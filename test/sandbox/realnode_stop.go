@@ -67,6 +67,7 @@ func (c *Cluster) stopRealNodes() {
 	}
 	if r.net != nil {
 		r.net.remove()
+		r.net.forget()
 	}
 	// containerd 1.6 keeps a few fixed paths (the CNI result cache, runc's root, shim
 	// sockets); the kubelet's hard-coded folders were only mount points.

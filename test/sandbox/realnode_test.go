@@ -132,6 +132,9 @@ func TestRealNodesRunPodsAndLeaveNothingBehind(t *testing.T) {
 	}
 	// The cluster's own network: its bridge, its guard routes and its pods' namespaces
 	// (another test on the machine may add its own meanwhile, so only ours are checked).
+	if _, err := os.Stat("/run/kubexr-realnodes/" + footprint.Bridge); !os.IsNotExist(err) {
+		t.Errorf("the cluster's record for the next run's sweep is still there (%v)", err)
+	}
 	if _, err := os.Stat("/sys/class/net/" + footprint.Bridge); !os.IsNotExist(err) {
 		t.Errorf("bridge %s left (%v)", footprint.Bridge, err)
 	}
