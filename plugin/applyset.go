@@ -96,7 +96,7 @@ func writeParent(ctx context.Context, c client.Client, gks []string) error {
 	parent := &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: applySetParentName, Namespace: installNamespace,
-			Labels: map[string]string{applySetIDLabel: applySetID(), "app.kubernetes.io/part-of": "kubectl-xr"},
+			Labels:      map[string]string{applySetIDLabel: applySetID(), "app.kubernetes.io/part-of": "kubectl-xr"},
 			Annotations: map[string]string{applySetToolingKey: applySetToolingValue, applySetGKsKey: strings.Join(gks, ",")}},
 	}
 	if err := c.Patch(ctx, parent, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
