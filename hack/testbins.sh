@@ -67,7 +67,8 @@ if ((${#real_node_pkgs[@]})); then
 			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
 		fi
 		DEBIAN_FRONTEND=noninteractive apt-get install -qq -y --no-install-recommends "${real_node_pkgs[@]}" >/dev/null ||
-			{ apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -qq -y --no-install-recommends "${real_node_pkgs[@]}" >/dev/null; }
+			{ apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -qq -y --no-install-recommends "${real_node_pkgs[@]}" >/dev/null; } ||
+			log "apt-get could not install ${real_node_pkgs[*]}: the real-node tests will skip"
 		[[ -z "$made_policy" ]] || rm -f /usr/sbin/policy-rc.d
 	else
 		log "not root (or no apt-get): ${real_node_pkgs[*]} not installed; the real-node tests will skip"
