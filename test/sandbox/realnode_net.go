@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Real nodes' addresses come from 198.18.0.0/15 (RFC 2544's benchmarking block): not
@@ -173,23 +172,10 @@ func sweepStaleRealNodes() {
 		stale := &realNet{octet: octet, bridge: e.Name(), guards: [][]string{
 			{"unreachable", fmt.Sprintf("198.19.%d.0/24", octet)},
 			{"unreachable", fmt.Sprintf("198.18.%d.0/24", octet), "metric", "4000"}}}
+		var roots []string
 		for i := 1; i <= maxRealNodes; i++ {
-			killCgroupProcesses("/" + filepath.Base(dir) + "-n" + strconv.Itoa(i))
+			roots = append(roots, "/"+filepath.Base(dir)+"-n"+strconv.Itoa(i))
 		}
-		for _, line := range ProcessesMentioning(dir) {
-			if p, err := strconv.Atoi(strings.SplitN(line, ":", 2)[0]); err == nil {
-				_ = syscall.Kill(p, syscall.SIGKILL)
-			}
-		}
-		unmountUnder(dir)
-		for _, name := range NetnsWithAddressIn(stale.podSubnet()) {
-			_ = ipCmd("netns", "del", name)
-		}
-		for i := 1; i <= maxRealNodes; i++ {
-			removeCgroupRoot("/" + filepath.Base(dir) + "-n" + strconv.Itoa(i))
-		}
-		stale.remove()
-		_ = os.RemoveAll(dir)
-		stale.forget()
+		removeNodeLeftovers(dir, stale, roots)
 	}
 }

@@ -45,36 +45,47 @@ func (c *Cluster) stopRealNodes() {
 			n.containerd.stop(stopGrace)
 		}
 	}
-	// Shims outlive containerd (they are their own session), and with them the
-	// containers of pods the kubelet could not stop.
+	var roots []string
 	for _, n := range r.nodes {
-		killCgroupProcesses(n.cgroupRoot)
+		roots = append(roots, n.cgroupRoot)
 	}
-	for _, line := range ProcessesMentioning(r.dir) {
-		if pid, err := strconv.Atoi(strings.SplitN(line, ":", 2)[0]); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	time.Sleep(100 * time.Millisecond)
-	unmountUnder(r.dir)
-	if r.net != nil {
-		for _, name := range NetnsWithAddressIn(r.net.podSubnet()) {
-			_ = ipCmd("netns", "del", name)
-		}
-	}
-	for _, n := range r.nodes {
-		removeCgroupRoot(n.cgroupRoot)
-	}
-	if r.net != nil {
-		r.net.remove()
-		r.net.forget()
-	}
+	removeNodeLeftovers(r.dir, r.net, roots)
 	// containerd 1.6 keeps a few fixed paths (the CNI result cache, runc's root, shim
 	// sockets); the kubelet's hard-coded folders were only mount points.
 	for _, d := range r.hostDirs {
 		_ = os.RemoveAll(d)
 	}
-	_ = os.RemoveAll(r.dir)
+}
+
+// removeNodeLeftovers removes by force what real nodes under dir left on the host,
+// whether they stopped (Stop) or died with a killed run (sweepStaleRealNodes): the
+// processes in their cgroups and under dir (shims outlive containerd, being their own
+// session, and with them containers the kubelet could not stop), mounts, the pods'
+// network namespaces, cgroups, bridge, routes, record and folder.
+func removeNodeLeftovers(dir string, n *realNet, cgroupRoots []string) {
+	for _, root := range cgroupRoots {
+		killCgroupProcesses(root)
+	}
+	for _, line := range ProcessesMentioning(dir) {
+		if pid, err := strconv.Atoi(strings.SplitN(line, ":", 2)[0]); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	unmountUnder(dir)
+	if n != nil {
+		for _, name := range NetnsWithAddressIn(n.podSubnet()) {
+			_ = ipCmd("netns", "del", name)
+		}
+	}
+	for _, root := range cgroupRoots {
+		removeCgroupRoot(root)
+	}
+	if n != nil {
+		n.remove()
+		n.forget()
+	}
+	_ = os.RemoveAll(dir)
 }
 
 // drainRealNode cordons the node (a ReplicaSet's replacement pods stay Pending) and
