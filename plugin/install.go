@@ -303,6 +303,10 @@ func (o *InstallOptions) waitThenConfigure(ctx context.Context, c client.Client,
 		return fmt.Errorf("the webhook configurations carry no CA bundle after %s, so the API server could not verify xr-webhook: removed them "+
 			"(with --cert-manager: is cert-manager's cainjector running? kubectl -n %s get certificate)", left.Round(time.Second), installNamespace)
 	}
+	if err := waitAdmits(ctx, c, max(o.Timeout-time.Since(start), 10*time.Second)); err != nil {
+		_ = removeConfigurations(context.WithoutCancel(ctx), c, configurations)
+		return fmt.Errorf("%w: removed its webhook configurations, so nothing waits for it (kubectl -n %s logs deploy/%s)", err, installNamespace, webhookName)
+	}
 	if err := o.prune(ctx, c, mapper); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -200,5 +201,44 @@ func TestInstallRecordsAnApplySetAndPrunes(t *testing.T) {
 	}
 	if strings.Contains(out, "someone-elses") {
 		t.Errorf("uninstall deleted an object it never applied:\n%s", out)
+	}
+}
+
+// TestInstallGivesUpWhenTheAPIServerCannotCallXRWebhook: replicas Ready (kwok) and a CA in
+// the configurations are not enough; install reports success only once the API server's
+// admissions reach xr-webhook. Here they cannot (no EndpointSlice: kwok's pods serve
+// nothing), so install fails with what the API server said and leaves no configuration.
+func TestInstallGivesUpWhenTheAPIServerCannotCallXRWebhook(t *testing.T) {
+	ctx := context.Background()
+	waitGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubexr-system"}}) // an earlier test's uninstall
+	// A CA as cert-controller would have put there, so install gets as far as the probe.
+	ca, err := os.ReadFile(env.c.PKI.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubexr-system"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "kubexr-system", Name: "xr-webhook-tls"}, Data: map[string][]byte{"ca.crt": ca}},
+	} {
+		if err := env.c.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		mustXR(t, "uninstall")
+		waitGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubexr-system"}})
+	})
+	_, errOut, err := kubectlXR(t, "install", "--image", "registry.example/xr-webhook:v1", "--timeout", "20s")
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	last := lines[len(lines)-1]
+	if err == nil || !strings.HasPrefix(last, "error: the API server could not call xr-webhook through its Service within ") ||
+		!strings.Contains(last, `no endpoints available for service "xr-webhook"`) ||
+		!strings.HasSuffix(last, "removed its webhook configurations, so nothing waits for it (kubectl -n kubexr-system logs deploy/xr-webhook)") {
+		t.Errorf("install where the API server cannot reach xr-webhook: %v\n%s", err, errOut)
+	}
+	for _, cfg := range []client.Object{&admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfiguration{}} {
+		if err := env.c.Client.Get(ctx, client.ObjectKey{Name: "xr-webhook"}, cfg); !apierrors.IsNotFound(err) {
+			t.Errorf("%T left after install gave up (%v)", cfg, err)
+		}
 	}
 }

@@ -11,10 +11,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/policy"
 )
 
 // Where install finds what it deployed.
@@ -195,4 +198,40 @@ func availableReplicas(ctx context.Context, c client.Client) int32 {
 		return 0
 	}
 	return dep.Status.AvailableReplicas
+}
+
+// admissionProbePrefix names the namespace install submits as a server dry run to see
+// xr-webhook judge it (the API server completes the name; the dry run creates nothing).
+const admissionProbePrefix = "kubexr-admission-probe-"
+
+// admissionsInARow: with several replicas the API server picks an endpoint at random per
+// call, so one answer proves one path; a few in a row make a stale endpoint unlikely to
+// hide.
+const admissionsInARow = 3
+
+// waitAdmits returns once the API server has had xr-webhook judge admissionsInARow
+// admissions in a row: server dry runs of a namespace carrying a hint, which only
+// xr-webhook's validation decides. Ready replicas and a CA in the configurations do not
+// yet prove that the API server reaches them through their Service with that CA, and a
+// user's next command (kubectl xr offload) must not be the first to find out.
+func waitAdmits(ctx context.Context, c client.Client, timeout time.Duration) error {
+	var last error
+	inARow := 0
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: admissionProbePrefix,
+			Annotations: map[string]string{policy.AnnotationMove: string(policy.MoveAuto)}}}
+		if last = c.Create(ctx, probe, client.DryRunAll); last != nil {
+			inARow = 0
+			return false, nil
+		}
+		inARow++
+		return inARow == admissionsInARow, nil
+	})
+	if err == nil {
+		return nil
+	}
+	if last == nil {
+		last = err
+	}
+	return fmt.Errorf("the API server could not call xr-webhook through its Service within %s: %s", timeout.Round(time.Second), brief(last.Error()))
 }

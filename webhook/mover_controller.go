@@ -232,7 +232,8 @@ func (m *Mover) busy(ctx context.Context, workload string) bool {
 		return false
 	}
 	var pods corev1.PodList
-	if err := m.Client.List(ctx, &pods, client.MatchingFields{controllerUIDIndex: string(f.controller)}); err != nil {
+	// Read only: the cache's objects themselves, no copy per reconcile.
+	if err := m.Client.List(ctx, &pods, client.MatchingFields{controllerUIDIndex: string(f.controller)}, client.UnsafeDisableDeepCopy); err != nil {
 		return true
 	}
 	for i := range pods.Items {

@@ -74,7 +74,9 @@ func placedPodsOnChange(s *Store, c client.Reader) func(context.Context, workque
 				}
 				for _, node := range nodes {
 					var pods corev1.PodList
-					if err := c.List(ctx, &pods, client.MatchingFields{placedNodeIndex: node}); err != nil {
+					// Only the keys are read: the cache's own objects, not a copy of
+					// every placed pod on each publication.
+					if err := c.List(ctx, &pods, client.MatchingFields{placedNodeIndex: node}, client.UnsafeDisableDeepCopy); err != nil {
 						logf.FromContext(ctx).Error(err, "list placed pods", "node", node)
 						continue
 					}

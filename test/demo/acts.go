@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 
@@ -149,6 +150,27 @@ func (s *scenario) show(ctx context.Context, explain string) error {
 	return nil
 }
 
+// framesBack is a client's report of frames that came back from a render pod.
+var framesBack = regexp.MustCompile(`client: to \S+: \d+ poses sent, [1-9]\d* frames back, round trip p50 \S+ p99 \S+`)
+
+// showRoundTrips shows, on real nodes, what the local components do: the client's UDP
+// poses to each render pod and the frames that came back, with their round trips.
+func (s *scenario) showRoundTrips(ctx context.Context) error {
+	if s.st.Nodes != "real" {
+		return nil
+	}
+	err := waitFor(ctx, "the client's round trips to render's pods", 90*time.Second, func() (bool, string) {
+		out, err := s.quietKubectl(ctx, "logs", "deploy/client", "-n", demoNamespace, "--tail", "2")
+		return err == nil && len(framesBack.FindAllString(out, -1)) == expectedPods["render"], out
+	})
+	if err != nil {
+		return err
+	}
+	s.say("render and client run as real containers on the consumer's real nodes; the client's last reports (UDP poses out, frames back):")
+	_, err = s.kubectl(ctx, "logs", "deploy/client", "-n", demoNamespace, "--tail", "2")
+	return err
+}
+
 func (s *scenario) rows(ctx context.Context) ([]row, error) {
 	pods, err := s.pods(ctx)
 	if err != nil {
@@ -247,13 +269,24 @@ func (s *scenario) finalSummary(ctx context.Context) error {
 		fmt.Fprintf(s.out, "\nTime to recover after %s degraded: %s (no manual restart; xr-webhook's mover moved the pods).\n",
 			degradedPeer, s.recovery.Round(100*time.Millisecond))
 	}
-	fmt.Fprintln(s.out, "\nSimulated here: the clusters are local control planes on one machine without kubelets (kwok runs the pods),")
+	if s.st.Nodes == "real" {
+		fmt.Fprintln(s.out, "\nSimulated here: the clusters are local control planes on one machine; the providers have no kubelets")
+		fmt.Fprintln(s.out, "(kwok runs the pods offloaded to them, which run no container),")
+	} else {
+		fmt.Fprintln(s.out, "\nSimulated here: the clusters are local control planes on one machine without kubelets (kwok runs the pods),")
+	}
+	real := "Real: Liqo's peering, virtual nodes and offloading"
 	if s.st.Mode == "gateways" {
 		fmt.Fprintln(s.out, "and the wide-area distance is a delay injected on the gateways' WireGuard underlay.")
-		fmt.Fprintln(s.out, "Real: Liqo's peering, virtual nodes, offloading and latency measurement; kube-scheduler; xr-webhook.")
+		real = "Real: Liqo's peering, virtual nodes, offloading and latency measurement"
 	} else {
 		fmt.Fprintln(s.out, "and the latencies are written into Liqo's Connections by the sandbox (stand-in: "+s.st.Why+").")
-		fmt.Fprintln(s.out, "Real: Liqo's peering, virtual nodes and offloading; kube-scheduler; xr-webhook.")
+	}
+	if s.st.Nodes == "real" {
+		fmt.Fprintln(s.out, real+"; kube-scheduler; the consumer's 2 nodes (kubelet, containerd, runc)")
+		fmt.Fprintln(s.out, "running xr-webhook's Pods (kubectl xr install) and the local components render and client, which exchange UDP.")
+	} else {
+		fmt.Fprintln(s.out, real+"; kube-scheduler; xr-webhook (as a process).")
 	}
 	s.say("done")
 	if bad > 0 {

@@ -54,13 +54,27 @@ func serveSandbox(ctx context.Context, dir, bin string) error {
 		st.Mode, st.Why = "stand-in", "DEMO_STAND_IN=1 asked for it"
 	}
 	d.gateways = st.Mode == "gateways"
+	st.Nodes, st.NodesWhy = "real", realNodesMode()
+	var images []string
+	if st.NodesWhy == "" {
+		fmt.Println("building xr-webhook's image and the XR test app's image")
+		if images, err = demoImages(filepath.Join(dir, "images")); err != nil {
+			return err
+		}
+		st.WebhookImage = webhookImage
+	} else {
+		st.Nodes = "kwok"
+	}
 
-	if err := d.startClusters(ctx); err != nil {
+	if err := d.startClusters(ctx, images); err != nil {
 		return err
 	}
-	// The same objects `kubectl xr install` applies; the binary runs here as a process.
-	if _, err := xrwebhook.StartBinary(ctx, sb, d.consumer, filepath.Join(bin, "xr-webhook")); err != nil {
-		return fmt.Errorf("start xr-webhook: %w", err)
+	if st.Nodes == "kwok" {
+		// The same objects `kubectl xr install` applies; the binary runs here as a
+		// process. On real nodes the demo runs `kubectl xr install` itself.
+		if _, err := xrwebhook.StartBinary(ctx, sb, d.consumer, filepath.Join(bin, "xr-webhook")); err != nil {
+			return fmt.Errorf("start xr-webhook: %w", err)
+		}
 	}
 	st.Kubeconfig = d.consumer.KubeconfigPath
 	for name, p := range d.providers {
@@ -89,9 +103,15 @@ func serveSandbox(ctx context.Context, dir, bin string) error {
 	return nil
 }
 
-func (d *daemon) startClusters(ctx context.Context) error {
-	opts := []sandbox.ClusterOptions{{Name: consumerName, Liqo: true, Kwok: true,
-		Controllers: []string{"deployment", "replicaset", "job"}}}
+// startClusters starts the consumer, with 2 real nodes holding images if there are any
+// (else 2 kwok nodes), and the providers with a kwok node each.
+func (d *daemon) startClusters(ctx context.Context, images []string) error {
+	consumer := sandbox.ClusterOptions{Name: consumerName, Liqo: true, Kwok: len(images) == 0,
+		Controllers: []string{"deployment", "replicaset", "job"}}
+	if len(images) > 0 {
+		consumer.RealNodes, consumer.Images = 2, images
+	}
+	opts := []sandbox.ClusterOptions{consumer}
 	for _, p := range providers {
 		opts = append(opts, sandbox.ClusterOptions{Name: p.Name, Liqo: true, Kwok: true})
 	}
@@ -100,7 +120,7 @@ func (d *daemon) startClusters(ctx context.Context) error {
 		return err
 	}
 	d.consumer = clusters[0]
-	for _, n := range []string{"local-1", "local-2"} {
+	for _, n := range kwokLocalNodes(len(images) > 0) {
 		if _, err := d.consumer.AddNode(ctx, n, nil); err != nil {
 			return err
 		}
@@ -222,4 +242,12 @@ func startStandIn(ctx, life context.Context, c *sandbox.Cluster, peer string, rt
 		}
 	}()
 	return s, nil
+}
+
+// kwokLocalNodes are the consumer's kwok nodes: none when it has real ones.
+func kwokLocalNodes(real bool) []string {
+	if real {
+		return nil
+	}
+	return []string{"local-1", "local-2"}
 }

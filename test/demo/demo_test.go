@@ -26,12 +26,19 @@ func TestMakeDemo(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "xr-demo"), ".").CombinedOutput(); err != nil {
 		t.Fatalf("build xr-demo: %v\n%s", err, out)
 	}
+	// With gateways, the consumer's nodes are real where they can run; the stand-in run
+	// keeps the fallback (kwok, xr-webhook as a process) tested.
+	realNodes := sandbox.RealNodeSupport() == nil
 	for _, tc := range []struct {
-		mode, env string
-		says      string
+		mode string
+		env  []string
+		says []string
+		real bool
 	}{
-		{"gateways", "DEMO_STAND_IN=0", "Latency mode: Liqo's own gateways"},
-		{"stand-in", "DEMO_STAND_IN=1", "Latency mode: STAND-IN"},
+		{"gateways", []string{"DEMO_STAND_IN=0"}, []string{"Latency mode: Liqo's own gateways"}, realNodes},
+		{"stand-in", []string{"DEMO_STAND_IN=1", "DEMO_KWOK=1"}, []string{"Latency mode: STAND-IN",
+			"Nodes: kwok everywhere, xr-webhook runs as a process (real nodes cannot run here: DEMO_KWOK=1 asked for it)",
+			"xr-webhook (as a process)."}, false},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			if tc.mode == "gateways" {
@@ -41,7 +48,7 @@ func TestMakeDemo(t *testing.T) {
 			}
 			dir := filepath.Join(t.TempDir(), "demo")
 			cmd := exec.Command(filepath.Join(bin, "xr-demo"), "run", "--dir", dir, "--bin", bin)
-			cmd.Env = append(os.Environ(), "DEMO_KEEP=0", tc.env)
+			cmd.Env = append(append(os.Environ(), "DEMO_KEEP=0"), tc.env...)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
@@ -56,8 +63,18 @@ func TestMakeDemo(t *testing.T) {
 				}
 				t.Fatalf("the demo failed: %v", err)
 			}
-			for _, want := range []string{
-				tc.says,
+			if tc.real {
+				tc.says = append(tc.says,
+					"Nodes: REAL. The consumer's 2 nodes are kubelets with containerd and runc",
+					"$ kubectl xr install --image ghcr.io/kubexr/xr-webhook:v0.0.0-demo",
+					"xr-webhook is available",
+					"render and client run as real containers on the consumer's real nodes",
+					"running xr-webhook's Pods (kubectl xr install) and the local components render and client")
+				if n := len(framesBack.FindAllString(out.String(), -1)); n < 2 {
+					t.Errorf("the demo shows %d client reports of frames back from render, want 2 (one per render pod)", n)
+				}
+			}
+			for _, want := range append(tc.says,
 				"All 8 pods landed within their latency bound.",
 				"Simulated here: the clusters are local control planes",
 				"→ interactive",
@@ -65,7 +82,7 @@ func TestMakeDemo(t *testing.T) {
 				"XRMoving   moving out of edge-athens",
 				"Time to recover after edge-athens degraded:",
 				"demo sandbox stopped",
-			} {
+			) {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the demo's output lacks %q", want)
 				}

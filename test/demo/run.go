@@ -86,6 +86,13 @@ func (s *scenario) play(ctx context.Context) error {
 	if err := s.startSandbox(ctx); err != nil {
 		return err
 	}
+	if s.st.Nodes == "real" {
+		start := time.Now()
+		if _, err := s.kubectl(ctx, "xr", "install", "--image", s.st.WebhookImage); err != nil {
+			return err
+		}
+		s.say("xr-webhook runs as 2 Pods on the real nodes, from the image built for this demo (install took %s)", time.Since(start).Round(100*time.Millisecond))
+	}
 
 	s.act(2, "Peering with kubectl xr peer add; Liqo measures each link")
 	if err := s.peer(ctx); err != nil {
@@ -99,6 +106,9 @@ func (s *scenario) play(ctx context.Context) error {
 
 	s.act(4, "Where each component landed")
 	if err := s.show(ctx, "deploy/render"); err != nil {
+		return err
+	}
+	if err := s.showRoundTrips(ctx); err != nil {
 		return err
 	}
 
@@ -135,7 +145,7 @@ func (s *scenario) startSandbox(ctx context.Context) error {
 	s.started = true
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	s.say("sandbox process %d starting 4 clusters (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok, Liqo v1.2.0) and xr-webhook; log: %s", cmd.Process.Pid, logPath(s.dir))
+	s.say("sandbox process %d starting 4 clusters (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, Liqo v1.2.0, kubelets or kwok); log: %s", cmd.Process.Pid, logPath(s.dir))
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	for {
@@ -158,6 +168,11 @@ func (s *scenario) startSandbox(ctx context.Context) error {
 	} else {
 		s.say("ready. Latency mode: STAND-IN. %s", s.st.Why)
 		s.say("The sandbox writes each Connection's latency as Liqo's gateway would; peering, virtual nodes, offloading and scheduling stay real.")
+	}
+	if s.st.Nodes == "real" {
+		s.say("Nodes: REAL. The consumer's 2 nodes are kubelets with containerd and runc; the providers' nodes are kwok (no containers there)")
+	} else {
+		s.say("Nodes: kwok everywhere, xr-webhook runs as a process (real nodes cannot run here: %s)", s.st.NodesWhy)
 	}
 	return s.connectClients()
 }
@@ -200,6 +215,14 @@ func (s *scenario) kubectl(ctx context.Context, args ...string) (string, error) 
 		return string(out), fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
 	}
 	return string(out), nil
+}
+
+// quietKubectl runs kubectl without echoing it: for polling.
+func (s *scenario) quietKubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "kubectl", args...)
+	cmd.Env = s.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // network asks the sandbox to change the network: connect a link or set its delay.

@@ -44,10 +44,16 @@ type state struct {
 	PID int `json:"pid"`
 	// Mode is "gateways" (Liqo's gateways measure over the relay) or "stand-in" (the
 	// sandbox writes the Connections' latency as Liqo's gateway would).
-	Mode        string            `json:"mode"`
-	Why         string            `json:"why,omitempty"`
-	Kubeconfig  string            `json:"kubeconfig"`
-	Kubeconfigs map[string]string `json:"kubeconfigs"`
+	Mode string `json:"mode"`
+	Why  string `json:"why,omitempty"`
+	// Nodes is "real" (the consumer's nodes are kubelets with containerd and runc, and
+	// xr-webhook is to be installed on them as Pods from WebhookImage) or "kwok"
+	// (NodesWhy says why; xr-webhook already runs as a process).
+	Nodes        string            `json:"nodes"`
+	NodesWhy     string            `json:"nodesWhy,omitempty"`
+	WebhookImage string            `json:"webhookImage,omitempty"`
+	Kubeconfig   string            `json:"kubeconfig"`
+	Kubeconfigs  map[string]string `json:"kubeconfigs"`
 }
 
 func statePath(dir string) string  { return filepath.Join(dir, "state.json") }

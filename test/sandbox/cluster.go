@@ -194,8 +194,12 @@ func (c *Cluster) startEtcdAndAPIServer(ctx context.Context, assets string) erro
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file=" + p.SAPublic,
 		"--service-account-signing-key-file=" + p.SAPrivate,
-		// An allocation range only: nothing in the sandbox sends traffic to service IPs.
+		// An allocation range only: no traffic may go to its addresses (they would leave
+		// the machine by its default route), so the API server calls a Service (a webhook
+		// configured by Service, e.g. by kubectl xr install) at its EndpointSlices'
+		// addresses instead, and a cluster of kwok nodes has none: such a call fails at once.
 		"--service-cluster-ip-range=10.0.0.0/24",
+		"--enable-aggregator-routing=true",
 		"--authorization-mode=RBAC",
 		// 127.0.0.1 is refused as an endpoint by the default reconciler.
 		"--endpoint-reconciler-type=none",

@@ -117,8 +117,8 @@ func (c *Cluster) prepareRealNodes(count int) error {
 }
 
 // apiServerFlags are what real nodes need of the API server: a Service range of ours,
-// kubelet credentials (logs, exec), Services resolved to pod IPs (no kube-proxy), and
-// ServiceAccount tokens for pods' in-cluster clients.
+// kubelet credentials (logs, exec), and ServiceAccount tokens for pods' in-cluster
+// clients. (Services resolve to pod IPs on every cluster: --enable-aggregator-routing.)
 func (r *realNodes) apiServerFlags(flags []string, p *PKI) []string {
 	kept := flags[:0:0]
 	for _, f := range flags {
@@ -131,7 +131,6 @@ func (r *realNodes) apiServerFlags(flags []string, p *PKI) []string {
 		"--kubelet-client-certificate="+p.AdminCert, "--kubelet-client-key="+p.AdminKey,
 		"--kubelet-certificate-authority="+p.CACert,
 		"--kubelet-preferred-address-types=InternalIP",
-		"--enable-aggregator-routing=true",
 		"--disable-admission-plugins=TaintNodesByCondition",
 	)
 }

@@ -28,22 +28,30 @@ const PauseImage = "sandbox.kubexr.invalid/pause:1"
 // buildPauseImage builds cmd/pause for this machine and writes it as an OCI archive that
 // `ctr images import` names PauseImage.
 func buildPauseImage(dir string) (string, error) {
+	return BuildImage("./test/sandbox/cmd/pause", PauseImage, "", dir)
+}
+
+// BuildImage builds the Go command pkg (relative to this repository's root) for this
+// machine and writes a one-layer image of it, running as user ("" is root), as an OCI
+// archive in dir for ClusterOptions.Images; the image is named ref.
+func BuildImage(pkg, ref, user, dir string) (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(dir, "pause")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./test/sandbox/cmd/pause")
+	base := filepath.Base(pkg)
+	bin := filepath.Join(dir, base)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the pause binary: %w\n%s", err, out)
+		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, out)
 	}
-	archive := filepath.Join(dir, "pause.oci.tar")
-	return archive, writeBinaryImage(bin, "/pause", PauseImage, archive)
+	archive := filepath.Join(dir, base+".oci.tar")
+	return archive, writeBinaryImage(bin, "/"+base, ref, user, archive)
 }
 
 // writeBinaryImage writes a one-layer image holding only binary (at entrypoint, run as
-// root: the pause container) for this machine's architecture as an OCI archive.
-func writeBinaryImage(binary, entrypoint, ref, archive string) error {
+// user) for this machine's architecture as an OCI archive.
+func writeBinaryImage(binary, entrypoint, ref, user, archive string) error {
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		return err
@@ -80,6 +88,7 @@ func writeBinaryImage(binary, entrypoint, ref, archive string) error {
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
 	cfg.Config.Entrypoint = []string{entrypoint}
+	cfg.Config.User = user
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return err
 	}

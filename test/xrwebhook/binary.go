@@ -26,6 +26,12 @@ func (b *Binary) Stop() { b.proc.Stop() }
 // StartBinary runs binary (cmd/xr-webhook built) against c and returns once /readyz
 // passes and the webhook configurations are applied.
 func StartBinary(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, binary string, env ...string) (*Binary, error) {
+	return StartBinaryWithFlags(ctx, sb, c, binary, nil, env...)
+}
+
+// StartBinaryWithFlags is StartBinary with flags added after the harness's own (a flag
+// given twice takes the later value, e.g. a --metrics-bind-address).
+func StartBinaryWithFlags(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, binary string, flags []string, env ...string) (*Binary, error) {
 	configs, err := applyManifests(ctx, sb, c)
 	if err != nil {
 		return nil, err
@@ -49,7 +55,7 @@ func StartBinary(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, b
 	if b.ProbePort, err = sandbox.FreePort(); err != nil {
 		return nil, err
 	}
-	b.proc, err = c.StartProcess("xr-webhook", binary, []string{
+	b.proc, err = c.StartProcess("xr-webhook", binary, append([]string{
 		"--namespace=" + Namespace,
 		"--webhook-host=127.0.0.1", fmt.Sprintf("--webhook-port=%d", b.Port),
 		"--cert-dir=" + certDir,
@@ -57,7 +63,7 @@ func StartBinary(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster, b
 		"--cert-rotation=false",
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", b.ProbePort),
 		"--metrics-bind-address=0",
-	}, append([]string{"KUBECONFIG=" + kubeconfig}, env...))
+	}, flags...), append([]string{"KUBECONFIG=" + kubeconfig}, env...))
 	if err != nil {
 		return nil, err
 	}
