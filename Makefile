@@ -36,13 +36,15 @@ test-gateways: testbins ## Liqo's real gateways over the delay relay (root and /
 fuzz: testbins ## Every fuzzer for FUZZTIME (default 60s) each; failing inputs land in testdata/fuzz.
 	hack/fuzz.sh
 
-bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's pod handler against Liqo's, admission overhead through a real API server, scale (figures in bench/results/).
+bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's pod handler against Liqo's, admission overhead through a real API server, placement quality, scale (figures in bench/results/).
 	mkdir -p bench/results
 	go test -run '^$$' -bench . -benchmem ./policy/... | tee bench/results/decision.txt
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/handlers.json \
 		go test -count=1 -timeout 60m -run '^TestPodHandlerAgainstLiqos$$' -v ./webhook | grep -E '^\s+(\||handler_compare)|^(ok|FAIL|---)'
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/admission.json \
 		go test -count=1 -timeout 60m -run '^TestAdmissionOverheadThroughTheAPIServer$$' -v ./webhook | grep -E '^\s+(\||admission_overhead)|^(ok|FAIL|---)'
+	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/quality.json \
+		go test -count=1 -timeout 60m -run '^TestPlacementQualityAgainstLiqosDefault$$' -v ./webhook | grep -E '^\s+(\||placement_quality)|^(ok|FAIL|---)'
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/scale.json \
 		go test -count=1 -timeout 60m -run '^TestScaleWithManyVirtualNodesAndPods$$' -v ./cmd/xr-webhook | grep -E '^\s+(\||scale_bench)|^(ok|FAIL|---)'
 

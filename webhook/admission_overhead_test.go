@@ -120,7 +120,7 @@ func TestAdmissionOverheadThroughTheAPIServer(t *testing.T) {
 		results = append(results, map[string]any{"clients": clients, "arms": configs})
 	}
 	t.Logf("%d rounds × %d pods per arm and client count, GOMAXPROCS %d:\n%s", rounds, perRound, goruntime.GOMAXPROCS(0), b.String())
-	writeBenchResults(t, map[string]any{"rounds": rounds, "podsPerRound": perRound, "results": results}, b.String())
+	xrwebhook.WriteBenchResults(t, map[string]any{"rounds": rounds, "podsPerRound": perRound, "results": results}, b.String())
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -75,7 +75,7 @@ func TestPodHandlerAgainstLiqos(t *testing.T) {
 			x.AllocsPerOp, l.AllocsPerOp, x.BytesPerOp, l.BytesPerOp)
 	}
 	t.Logf("%d rounds, GOMAXPROCS %d, %s/%s:\n%s", rounds, goruntime.GOMAXPROCS(0), goruntime.GOOS, goruntime.GOARCH, b.String())
-	writeBenchResults(t, map[string]any{"rounds": rounds, "gomaxprocs": goruntime.GOMAXPROCS(0), "figures": all}, b.String())
+	xrwebhook.WriteBenchResults(t, map[string]any{"rounds": rounds, "gomaxprocs": goruntime.GOMAXPROCS(0), "figures": all}, b.String())
 }
 
 func compareHandlers(t *testing.T, n, rounds int) []handlerFigures {
@@ -231,26 +231,6 @@ func standInClusters(t *testing.T, c *sandbox.Cluster, ids []string) {
 	})
 	close(errs)
 	for err := range errs {
-		t.Fatal(err)
-	}
-}
-
-// writeBenchResults writes figures as JSON to $KUBEXR_BENCH_OUT and table (Markdown) next
-// to it as .md, when make bench sets it; a smoke run writes nothing.
-func writeBenchResults(t *testing.T, figures any, table string) {
-	t.Helper()
-	out := os.Getenv("KUBEXR_BENCH_OUT")
-	if out == "" {
-		return
-	}
-	data, err := json.MarshalIndent(figures, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(strings.TrimSuffix(out, ".json")+".md", []byte(table), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

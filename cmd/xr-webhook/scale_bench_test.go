@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 	"time"
 
 	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
-	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -97,15 +95,7 @@ func TestScaleWithManyVirtualNodesAndPods(t *testing.T) {
 	if err := c.Client.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Client.Create(ctx, &offloadingv1beta1.NamespaceOffloading{
-		ObjectMeta: metav1.ObjectMeta{Name: "offloading", Namespace: "xr"},
-		Spec: offloadingv1beta1.NamespaceOffloadingSpec{
-			NamespaceMappingStrategy: offloadingv1beta1.DefaultNameMappingStrategyType,
-			PodOffloadingStrategy:    offloadingv1beta1.LocalAndRemotePodOffloadingStrategyType,
-			ClusterSelector: corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
-				Key: policy.LiqoRemoteClusterIDLabel, Operator: corev1.NodeSelectorOpExists}}}}},
-		},
-	}); err != nil {
+	if err := c.Client.Create(ctx, sandbox.OffloadingToAllPeers("xr")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -197,7 +187,7 @@ func TestScaleWithManyVirtualNodesAndPods(t *testing.T) {
 		nodes, pods, fig.PeakRSSMiB, fig.RSSMiB, fig.HeapAllocMiB, fig.HeapInuseMiB, fig.MemoryLimitMiB, fig.DecisionP50Micros, fig.DecisionP99Micros,
 		fig.CreateP50Millis, fig.CreateP99Millis, fig.ReactionP50Millis, fig.ReactionMaxMillis, fig.ReactionsWithin1s, fig.ReactionSamples)
 	t.Logf("%s; inventory of %d peers ready %.1f s after start:\n%s", fig.Machine, nodes, fig.InventoryReadySecs, table)
-	writeScaleResults(t, fig, table)
+	xrwebhook.WriteBenchResults(t, fig, table)
 }
 
 func peerName(i int) string { return fmt.Sprintf("peer-%04d", i) }
@@ -319,24 +309,4 @@ func scrapeHistogram(url, name string) (histogram, error) {
 	}
 	slices.Sort(h.bounds)
 	return h, sc.Err()
-}
-
-// writeScaleResults writes the figures to $KUBEXR_BENCH_OUT (JSON) and the table next to
-// it (.md) when make bench sets it; a smoke run writes nothing.
-func writeScaleResults(t *testing.T, fig scaleFigures, table string) {
-	t.Helper()
-	out := os.Getenv("KUBEXR_BENCH_OUT")
-	if out == "" {
-		return
-	}
-	data, err := json.MarshalIndent(fig, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(strings.TrimSuffix(out, ".json")+".md", []byte(table), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

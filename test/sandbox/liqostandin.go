@@ -148,3 +148,18 @@ func (c *Cluster) ensureTenantNamespace(ctx context.Context, clusterID string) e
 	}
 	return nil
 }
+
+// OffloadingToAllPeers is a NamespaceOffloading of ns to every peered cluster (pods local
+// and remote), as `liqoctl offload namespace` makes it; Liqo's controller, where it runs,
+// fills its status.
+func OffloadingToAllPeers(ns string) *offloadingv1beta1.NamespaceOffloading {
+	return &offloadingv1beta1.NamespaceOffloading{
+		ObjectMeta: metav1.ObjectMeta{Name: "offloading", Namespace: ns},
+		Spec: offloadingv1beta1.NamespaceOffloadingSpec{
+			NamespaceMappingStrategy: offloadingv1beta1.DefaultNameMappingStrategyType,
+			PodOffloadingStrategy:    offloadingv1beta1.LocalAndRemotePodOffloadingStrategyType,
+			ClusterSelector: corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
+				Key: liqoconsts.RemoteClusterID, Operator: corev1.NodeSelectorOpExists}}}}},
+		},
+	}
+}
