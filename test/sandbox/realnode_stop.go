@@ -27,6 +27,14 @@ func (c *Cluster) stopRealNodes() {
 		return
 	}
 	c.real = nil
+	// The pods' network namespaces, named while their interfaces still carry an address:
+	// a pod deleted while draining gets its CNI DEL (interfaces gone) but the kubelet
+	// stops before it removes the sandbox, which would leave the namespace's file and
+	// mount behind, empty and no longer recognisable by its address.
+	var podNetns []string
+	if r.net != nil {
+		podNetns = NetnsWithAddressIn(r.net.podSubnet())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, n := range r.nodes {
@@ -50,6 +58,11 @@ func (c *Cluster) stopRealNodes() {
 		roots = append(roots, n.cgroupRoot)
 	}
 	removeNodeLeftovers(r.dir, r.net, roots)
+	for _, name := range podNetns {
+		if _, err := os.Stat("/var/run/netns/" + name); err == nil {
+			_ = ipCmd("netns", "del", name)
+		}
+	}
 	// containerd 1.6 keeps a few fixed paths (the CNI result cache, runc's root, shim
 	// sockets); the kubelet's hard-coded folders were only mount points.
 	for _, d := range r.hostDirs {

@@ -35,6 +35,14 @@ func hostState(t *testing.T) map[string]string {
 	if out, err := exec.Command("iptables-save").Output(); err == nil {
 		state["iptables"] = string(out)
 	}
+	// Every network namespace file (and so its nsfs mount): a pod's left behind empty
+	// has no address to be recognised by.
+	var netns []string
+	entries, _ := os.ReadDir("/var/run/netns")
+	for _, e := range entries {
+		netns = append(netns, e.Name())
+	}
+	state["/var/run/netns"] = strings.Join(netns, " ")
 	return state
 }
 
