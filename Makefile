@@ -12,7 +12,7 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 IMAGE_FLAGS = -version $(VERSION) -revision $(REVISION) -created $(SOURCE_DATE_EPOCH)
 GO_TEST_FLAGS ?=
 
-.PHONY: all build generate test test-gateways bench fuzz demo demo-down dist release image push lint testbins clean
+.PHONY: all build generate test test-gateways bench record-traces fuzz demo demo-down dist release image push lint testbins clean
 
 all: build
 
@@ -36,7 +36,7 @@ test-gateways: testbins ## Liqo's real gateways over the delay relay (root and /
 fuzz: testbins ## Every fuzzer for FUZZTIME (default 60s) each; failing inputs land in testdata/fuzz.
 	hack/fuzz.sh
 
-bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's pod handler against Liqo's, admission overhead through a real API server, placement quality, scale (figures in bench/results/).
+bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's pod handler against Liqo's, admission overhead through a real API server, placement quality, the RTT estimator on recorded gateway traces, scale, peer list against liqoctl info (figures in bench/results/).
 	mkdir -p bench/results
 	go test -run '^$$' -bench . -benchmem ./policy/... | tee bench/results/decision.txt
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/handlers.json \
@@ -45,8 +45,16 @@ bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's p
 		go test -count=1 -timeout 60m -run '^TestAdmissionOverheadThroughTheAPIServer$$' -v ./webhook | grep -E '^\s+(\||admission_overhead)|^(ok|FAIL|---)'
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/quality.json \
 		go test -count=1 -timeout 60m -run '^TestPlacementQualityAgainstLiqosDefault$$' -v ./webhook | grep -E '^\s+(\||placement_quality)|^(ok|FAIL|---)'
+	KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/estimator.json \
+		go test -count=1 -run '^TestAdoptedEstimatorOnRecordedGatewayTraces$$' -v ./test/rttreplay | grep -E '^\s+(\||[0-9]+ reports)|^(ok|FAIL|---)'
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/scale.json \
 		go test -count=1 -timeout 60m -run '^TestScaleWithManyVirtualNodesAndPods$$' -v ./cmd/xr-webhook | grep -E '^\s+(\||scale_bench)|^(ok|FAIL|---)'
+	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/peerlist.json \
+		go test -count=1 -timeout 30m -run '^TestPeerListAgainstLiqoctlInfo$$' -v ./cmd/kubectl-xr | grep -E '^\s+(\||peer_list)|^(ok|FAIL|---)'
+
+record-traces: testbins ## Record Liqo's real gateways' latency reports (~40 min, root): OUT=file (default bench/results/gateway-traces.csv); see BENCHMARKS.md §5.
+	mkdir -p bench/results
+	source hack/testbins-env.sh && go run ./test/gateways/record-traces -out $(or $(OUT),$(CURDIR)/bench/results/gateway-traces.csv)
 
 DEMO_DIR ?= $(CURDIR)/.demo
 

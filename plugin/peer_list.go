@@ -13,6 +13,7 @@ import (
 	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
 	"github.com/liqotech/liqo/pkg/liqoctl/unpeer"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -96,21 +97,38 @@ func peerTable(peers []outputv1.Peer, now time.Time) *metav1.Table {
 // listPeers reads Liqo's ForeignClusters, Connections, virtual nodes (with the class and
 // RTT xr-webhook's observer writes) and NamespaceMaps.
 func listPeers(ctx context.Context, c client.Client) ([]outputv1.Peer, error) {
+	// Four independent lists: read at once, so the command waits for the slowest only.
 	var fcs liqov1beta1.ForeignClusterList
-	if err := c.List(ctx, &fcs); err != nil {
-		return nil, fmt.Errorf("list Liqo ForeignClusters (is Liqo installed?): %w", err)
-	}
 	var conns networkingv1beta1.ConnectionList
-	if err := c.List(ctx, &conns); err != nil && !isNoMatch(err) {
-		return nil, fmt.Errorf("list Liqo Connections: %w", err)
-	}
 	var nodes corev1.NodeList
-	if err := c.List(ctx, &nodes, client.MatchingLabels{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode}); err != nil {
-		return nil, fmt.Errorf("list virtual nodes: %w", err)
-	}
 	var maps offloadingv1beta1.NamespaceMapList
-	if err := c.List(ctx, &maps); err != nil {
-		return nil, fmt.Errorf("list Liqo NamespaceMaps: %w", err)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := c.List(ctx, &fcs); err != nil {
+			return fmt.Errorf("list Liqo ForeignClusters (is Liqo installed?): %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := c.List(ctx, &conns); err != nil && !isNoMatch(err) {
+			return fmt.Errorf("list Liqo Connections: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := c.List(ctx, &nodes, client.MatchingLabels{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode}); err != nil {
+			return fmt.Errorf("list virtual nodes: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := c.List(ctx, &maps); err != nil {
+			return fmt.Errorf("list Liqo NamespaceMaps: %w", err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	var out []outputv1.Peer
 	for _, fc := range fcs.Items {

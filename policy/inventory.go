@@ -52,6 +52,16 @@ func (c *Cluster) Ineligibility(now time.Time, p SmoothingParams) string {
 	return ""
 }
 
+// TightestClass is the tightest class the cluster meets now, and false if it meets none.
+// A cluster that cannot take bounded pods (see Ineligibility) meets only unbounded classes.
+func (c *Cluster) TightestClass(classes ClassSet, now time.Time, p SmoothingParams) (Class, bool) {
+	rtt, ok := c.RTT()
+	if !ok || c.Ineligibility(now, p) != "" {
+		rtt = time.Duration(1<<63 - 1)
+	}
+	return classes.TightestMet(rtt)
+}
+
 // Inventory is an immutable snapshot of the peered clusters, ordered by decision RTT
 // (clusters without an RTT last, then by id), so a decision scans only a prefix.
 type Inventory struct {

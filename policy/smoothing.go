@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,6 +30,40 @@ type SmoothingParams struct {
 	// StaleAfter is how old the last sample may be before the cluster is ineligible for
 	// every bounded class. Liqo's gateway refreshes the status at least every 10 s.
 	StaleAfter time.Duration
+	// Prefilter is applied to each reported RTT before it enters the EWMA: a report is one
+	// ping, and single pings spike (see test/rttreplay for the recorded gateway traces
+	// the choice was scored on).
+	Prefilter Prefilter
+	// SkipFirstAfterReconnect drops the first RTT reported after the link was not
+	// measuring (Error, Connecting, N/A): it includes WireGuard's new handshake. The link
+	// stays unusable until the next report.
+	SkipFirstAfterReconnect bool
+}
+
+// Prefilter names a robust filter of raw RTT reports.
+type Prefilter uint8
+
+const (
+	// PrefilterNone feeds every report to the EWMA as is.
+	PrefilterNone Prefilter = iota
+	// PrefilterMedian3 feeds the median of the last three reports (one report of delay
+	// on a real step; a single spike never gets through).
+	PrefilterMedian3
+	// PrefilterHampel replaces a report further than 3 scaled median absolute deviations
+	// from the median of the last five reports by that median.
+	PrefilterHampel
+)
+
+// String is the name the replay's tables use.
+func (f Prefilter) String() string {
+	switch f {
+	case PrefilterMedian3:
+		return "median-of-3"
+	case PrefilterHampel:
+		return "hampel-5"
+	default:
+		return "none"
+	}
 }
 
 // DefaultSmoothing: a sample weighs 30 %; a cluster enters a tighter class only when
@@ -65,7 +100,16 @@ type Tracker struct {
 	// Measuring is whether the last sample had an RTT: after "N/A" the history is kept,
 	// but the link is not usable until the gateway measures again.
 	Measuring bool
+	// recent holds the last raw RTT reports for the prefilter, oldest first (a fixed array
+	// keeps Tracker a comparable value); nRecent of them are filled.
+	recent  [recentReports]time.Duration
+	nRecent uint8
+	// gap: the last sample was not measuring, so the next RTT may be a reconnection's.
+	gap bool
 }
+
+// recentReports is the longest prefilter window (Hampel's five).
+const recentReports = 5
 
 // Observe folds one sample into the tracker. A sample with the last one's stamp, or not
 // newer than it, is ignored, so re-reading an unchanged Connection does not count twice
@@ -85,15 +129,84 @@ func (t Tracker) Observe(s Sample, p SmoothingParams, classes ClassSet) Tracker 
 	next.Samples++
 	next.Measuring = s.Valid && s.RTT > 0
 	if !next.Measuring {
+		next.gap = t.Samples > 0 || t.gap
 		return next
 	}
+	next.gap = false
+	if t.gap && p.SkipFirstAfterReconnect {
+		next.Measuring = false // believed from the next report on
+		return next
+	}
+	next.remember(s.RTT)
+	rtt := next.filtered(p.Prefilter)
 	if t.Smoothed == 0 {
-		next.Smoothed, next.Effective = s.RTT, s.RTT
+		next.Smoothed, next.Effective = rtt, rtt
 		return next
 	}
-	next.Smoothed = time.Duration(p.Alpha*float64(s.RTT) + (1-p.Alpha)*float64(t.Smoothed))
+	next.Smoothed = time.Duration(p.Alpha*float64(rtt) + (1-p.Alpha)*float64(t.Smoothed))
 	next.Effective = holdAtBounds(next.Smoothed, t.Effective, classes, p.RecoveryMargin)
 	return next
+}
+
+// remember appends a raw report to the window.
+func (t *Tracker) remember(rtt time.Duration) {
+	if int(t.nRecent) == recentReports {
+		copy(t.recent[:], t.recent[1:])
+		t.nRecent--
+	}
+	t.recent[t.nRecent] = rtt
+	t.nRecent++
+}
+
+// filtered is the newest report after the prefilter.
+func (t *Tracker) filtered(f Prefilter) time.Duration {
+	newest := t.recent[t.nRecent-1]
+	switch f {
+	case PrefilterMedian3:
+		return medianOf(t.window(3))
+	case PrefilterHampel:
+		w := t.window(recentReports)
+		if len(w) < 3 {
+			return newest
+		}
+		med := medianOf(w)
+		deviations := make([]time.Duration, len(w))
+		for i, v := range w {
+			deviations[i] = absDuration(v - med)
+		}
+		slices.Sort(deviations)
+		// 1.4826·MAD estimates the standard deviation of normal noise; the floor of a tenth
+		// of the median keeps identical reports (MAD 0) from rejecting every change.
+		limit := max(time.Duration(3*1.4826*float64(medianOf(deviations))), med/10)
+		if absDuration(newest-med) > limit {
+			return med
+		}
+	}
+	return newest
+}
+
+// window is a sorted copy of the last n (or fewer) reports.
+func (t *Tracker) window(n int) []time.Duration {
+	n = min(n, int(t.nRecent))
+	w := append([]time.Duration(nil), t.recent[int(t.nRecent)-n:t.nRecent]...)
+	slices.Sort(w)
+	return w
+}
+
+// medianOf a sorted slice; of two, their mean.
+func medianOf(sorted []time.Duration) time.Duration {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 // heldMargin is how far above a bound a held RTT sits: just outside the tighter class.

@@ -175,3 +175,91 @@ func TestConnectedButNotMeasuringIsIneligible(t *testing.T) {
 		t.Errorf("Ineligibility after measuring again = %q, want eligible", got)
 	}
 }
+
+func TestTrackerPrefilters(t *testing.T) {
+	const ms = time.Millisecond
+	spike := []time.Duration{5 * ms, 5 * ms, 5 * ms, 31 * ms, 5 * ms}
+	step := []time.Duration{5 * ms, 5 * ms, 5 * ms, 5 * ms, 5 * ms, 25 * ms, 25 * ms, 25 * ms}
+	tests := []struct {
+		name   string
+		filter Prefilter
+		in     []time.Duration
+		// fed is what the EWMA received for the last report.
+		fed time.Duration
+		// maxSmoothed is the highest smoothed RTT seen along the way.
+		maxSmoothed time.Duration
+	}{
+		{"none lets a spike through", PrefilterNone, spike, 5 * ms, 12800 * time.Microsecond},
+		{"median-of-3 drops a single spike", PrefilterMedian3, spike, 5 * ms, 5 * ms},
+		{"hampel drops a single spike", PrefilterHampel, spike, 5 * ms, 5 * ms},
+		{"median-of-3 follows a step one report late", PrefilterMedian3, step, 25 * ms, 0},
+		{"hampel follows a step once it is the median", PrefilterHampel, step, 25 * ms, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := DefaultSmoothing()
+			p.Prefilter = tc.filter
+			var tr Tracker
+			var highest time.Duration
+			for i, rtt := range tc.in {
+				tr = tr.Observe(sample(rtt, i+1), p, MustDefaultClassSet())
+				highest = max(highest, tr.Smoothed)
+			}
+			if got := tr.filtered(tc.filter); got != tc.fed {
+				t.Errorf("last report fed to the EWMA as %v, want %v (window %v)", got, tc.fed, tr.recent[:tr.nRecent])
+			}
+			if tc.maxSmoothed > 0 && highest != tc.maxSmoothed {
+				t.Errorf("highest smoothed RTT %v, want %v", highest, tc.maxSmoothed)
+			}
+		})
+	}
+}
+
+func TestTrackerMedianOf3DelaysAStepByOneReport(t *testing.T) {
+	const ms = time.Millisecond
+	reportsToLeaveUltraLow := func(f Prefilter) int {
+		p := DefaultSmoothing()
+		p.Prefilter = f
+		tr := Tracker{}
+		for i := 1; i <= 5; i++ {
+			tr = tr.Observe(sample(4*ms, i), p, MustDefaultClassSet())
+		}
+		for i := 1; i < 20; i++ {
+			tr = tr.Observe(sample(25*ms, 5+i), p, MustDefaultClassSet())
+			if tr.Effective > 10*ms {
+				return i
+			}
+		}
+		return -1
+	}
+	none, median3 := reportsToLeaveUltraLow(PrefilterNone), reportsToLeaveUltraLow(PrefilterMedian3)
+	if none < 1 || median3 != none+1 {
+		t.Errorf("reports to follow 4→25 ms past 10 ms: EWMA alone %d, with median-of-3 %d; want one more with the prefilter", none, median3)
+	}
+}
+
+func TestTrackerSkipsTheFirstReportAfterAReconnection(t *testing.T) {
+	const ms = time.Millisecond
+	for _, skip := range []bool{false, true} {
+		p := DefaultSmoothing()
+		p.SkipFirstAfterReconnect = skip
+		classes := MustDefaultClassSet()
+		tr := Tracker{}.Observe(sample(40*ms, 1), p, classes)
+		if !tr.Measuring || tr.Smoothed != 40*ms {
+			t.Fatalf("skip=%t: the very first report must count (nothing to reconnect from): %+v", skip, tr)
+		}
+		tr = tr.Observe(Sample{State: LinkError, At: t0.Add(20 * time.Second)}, p, classes)
+		handshake := tr.Observe(sample(90*ms, 3), p, classes)
+		if skip {
+			if handshake.Measuring || handshake.Smoothed != 40*ms {
+				t.Errorf("skip: the first report after Error must be dropped and the link stay unusable: %+v", handshake)
+			}
+			next := handshake.Observe(sample(41*ms, 4), p, classes)
+			if !next.Measuring || next.Smoothed <= 40*ms || next.Smoothed > 41*ms {
+				t.Errorf("skip: the second report after Error must count: %+v", next)
+			}
+		} else if !handshake.Measuring || handshake.Smoothed != 55*ms {
+			t.Errorf("no skip: the first report after Error counts (0.3·90 + 0.7·40 = 55 ms): %+v", handshake)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kubexr/kubectl-xr/policy"
+	"github.com/kubexr/kubectl-xr/test/benchout"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
 	"github.com/kubexr/kubectl-xr/test/xrwebhook"
 )
@@ -120,10 +121,8 @@ func TestAdmissionOverheadThroughTheAPIServer(t *testing.T) {
 		results = append(results, map[string]any{"clients": clients, "arms": configs})
 	}
 	t.Logf("%d rounds × %d pods per arm and client count, GOMAXPROCS %d:\n%s", rounds, perRound, goruntime.GOMAXPROCS(0), b.String())
-	xrwebhook.WriteBenchResults(t, map[string]any{"rounds": rounds, "podsPerRound": perRound, "results": results}, b.String())
+	benchout.Write(t, map[string]any{"rounds": rounds, "podsPerRound": perRound, "results": results}, b.String())
 }
-
-func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // registerLiqoOn registers pod.mutate.liqo.io on c as Liqo's chart does (Pod CREATE in
 // namespaces labelled liqo.io/scheduling-enabled, failurePolicy Fail), served at port.
@@ -186,8 +185,8 @@ func measureArms(t *testing.T, c *sandbox.Cluster, configs []*overheadConfig, cl
 		if len(cfg.latencies) == 0 {
 			t.Fatalf("%s: no pod created", cfg.Name)
 		}
-		cfg.P50Millis = millis(cfg.latencies[len(cfg.latencies)/2])
-		cfg.P99Millis = millis(cfg.latencies[len(cfg.latencies)*99/100])
+		cfg.P50Millis = benchout.Millis(cfg.latencies[len(cfg.latencies)/2])
+		cfg.P99Millis = benchout.Millis(cfg.latencies[len(cfg.latencies)*99/100])
 		cfg.PodsPerSec = float64(len(cfg.latencies)) / cfg.busy.Seconds()
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kubexr/kubectl-xr/policy"
+	"github.com/kubexr/kubectl-xr/test/benchout"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
 	"github.com/kubexr/kubectl-xr/test/xrwebhook"
 )
@@ -75,7 +76,7 @@ func TestPodHandlerAgainstLiqos(t *testing.T) {
 			x.AllocsPerOp, l.AllocsPerOp, x.BytesPerOp, l.BytesPerOp)
 	}
 	t.Logf("%d rounds, GOMAXPROCS %d, %s/%s:\n%s", rounds, goruntime.GOMAXPROCS(0), goruntime.GOOS, goruntime.GOARCH, b.String())
-	xrwebhook.WriteBenchResults(t, map[string]any{"rounds": rounds, "gomaxprocs": goruntime.GOMAXPROCS(0), "figures": all}, b.String())
+	benchout.Write(t, map[string]any{"rounds": rounds, "gomaxprocs": goruntime.GOMAXPROCS(0), "figures": all}, b.String())
 }
 
 func compareHandlers(t *testing.T, n, rounds int) []handlerFigures {

@@ -174,11 +174,7 @@ func marksFor(c *policy.Cluster, classes policy.ClassSet, now time.Time, p polic
 	if shown, ok := smoothedRTT(c); ok {
 		m.rtt = policy.FormatRTT(shown)
 	}
-	rtt, ok := c.RTT()
-	if !ok || c.Ineligibility(now, p) != "" {
-		rtt = time.Duration(1<<63 - 1)
-	}
-	if cl, met := classes.TightestMet(rtt); met {
+	if cl, met := c.TightestClass(classes, now, p); met {
 		m.class = cl.Name
 	}
 	return m

@@ -104,11 +104,16 @@ func TestUnhealthyClustersNeverReceiveBoundedPods(t *testing.T) {
 		5*time.Millisecond, time.Now().Add(-2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	lost := peer(t, "t3-lost", 5*time.Millisecond)
 	waitClass(t, connecting, "ultra-low")
 	waitClass(t, na, "ultra-low")
+	waitClass(t, lost, "ultra-low")
 	setLatency(t, "t3-connecting", networkingv1beta1.Connecting, 5*time.Millisecond)
 	setLatency(t, "t3-na", networkingv1beta1.Connected, 0) // Liqo writes "N/A"
-	for _, n := range []string{connecting, na, stale} {
+	// Liqo's lost link: Error, N/A and no timestamp. Seen as Error at once — within
+	// waitClass's 30 s, before the last sample could go stale (60 s).
+	setLatency(t, "t3-lost", networkingv1beta1.ConnectionError, 0)
+	for _, n := range []string{connecting, na, stale, lost} {
 		waitClass(t, n, "best-effort")
 	}
 	xrNamespace(t, "t3", nil, "t3-connecting", "t3-na", "t3-stale")

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubexr/kubectl-xr/policy"
+	"github.com/kubexr/kubectl-xr/test/benchout"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
 	"github.com/kubexr/kubectl-xr/test/xrwebhook"
 )
@@ -215,7 +216,7 @@ func TestPlacementQualityAgainstLiqosDefault(t *testing.T) {
 	}
 	fmt.Fprintf(&b, "\nLiqo's default placed pods outside their bound in %d of %d topologies.\n", violated, len(all))
 	t.Logf("%d topologies of %d peers and %d apps:\n%s", len(all), peers, apps, b.String())
-	xrwebhook.WriteBenchResults(t, all, b.String())
+	benchout.Write(t, all, b.String())
 }
 
 // qualityCluster starts a consumer with the real scheduler, two local kwok nodes of

@@ -43,6 +43,7 @@ type options struct {
 	movesPerMinute         int
 	drain                  time.Duration
 	showVersion            bool
+	pprofAddr              string
 }
 
 func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
@@ -62,6 +63,7 @@ func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 	fs.StringVar(&o.configName, "webhook-config-name", "xr-webhook", "name of the Mutating and ValidatingWebhookConfiguration")
 	fs.IntVar(&o.movesPerMinute, "max-moves-per-minute", 10, "most pods the mover evicts in any minute, across the cluster")
 	fs.DurationVar(&o.drain, "drain", webhook.DefaultDrain, "on SIGTERM, keep serving this long with every reply closing its connection, so the API server moves to the other replicas before the server stops (keep preStop sleep + drain under terminationGracePeriodSeconds)")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "address of Go's /debug/pprof/ profiles, for diagnosing memory and CPU; loopback only (\"0\" disables)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +77,9 @@ func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 	}
 	if !o.metricsSecure && o.metricsAddr != "0" && !loopback(o.metricsAddr) {
 		return o, fmt.Errorf("--metrics-secure=false with --metrics-bind-address %q: plain-HTTP metrics must be bound to 127.0.0.1, ::1 or localhost (or use --metrics-secure)", o.metricsAddr)
+	}
+	if o.pprofAddr != "0" && !loopback(o.pprofAddr) {
+		return o, fmt.Errorf("--pprof-bind-address %q: profiles are served without authentication, so only on 127.0.0.1, ::1 or localhost (\"0\" disables)", o.pprofAddr)
 	}
 	if o.drain < 0 || o.drain > time.Minute {
 		return o, fmt.Errorf("--drain %s: must be between 0s and 1m (it must fit in the pod's terminationGracePeriodSeconds)", o.drain)
@@ -142,6 +147,7 @@ func run(ctx context.Context, o options) error {
 		Cache:                  webhook.CacheOptions(),
 		Metrics:                metricsOptions(o),
 		HealthProbeBindAddress: o.probeAddr,
+		PprofBindAddress:       o.pprofAddr,
 		// No manager-wide election: controller-runtime exits the process when the lease is
 		// lost, which would take the admission server down with it. webhook.Setup runs its
 		// own election for the leader-only work (Options.LeaderElection).

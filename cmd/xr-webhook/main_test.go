@@ -200,6 +200,26 @@ func TestPlainMetricsOnlyOnLoopback(t *testing.T) {
 	}
 }
 
+func TestPprofOnlyOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		addr, wantErr string
+	}{
+		{addr: "0"},
+		{addr: "127.0.0.1:6060"},
+		{addr: "localhost:6060"},
+		{addr: ":6060", wantErr: `--pprof-bind-address ":6060": profiles are served without authentication, so only on 127.0.0.1, ::1 or localhost ("0" disables)`},
+		{addr: "0.0.0.0:6060", wantErr: `--pprof-bind-address "0.0.0.0:6060": profiles are served without authentication, so only on 127.0.0.1, ::1 or localhost ("0" disables)`},
+	} {
+		o, err := parseFlags([]string{"--namespace", "x", "--pprof-bind-address", tc.addr}, &zap.Options{})
+		switch {
+		case tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr):
+			t.Errorf("--pprof-bind-address %q: error = %v, want %q", tc.addr, err, tc.wantErr)
+		case tc.wantErr == "" && (err != nil || o.pprofAddr != tc.addr):
+			t.Errorf("--pprof-bind-address %q: got %q, %v", tc.addr, o.pprofAddr, err)
+		}
+	}
+}
+
 func TestDrainFlag(t *testing.T) {
 	for _, tc := range []struct {
 		args    []string

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubexr/kubectl-xr/policy"
+	"github.com/kubexr/kubectl-xr/test/benchout"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
 	"github.com/kubexr/kubectl-xr/test/xrwebhook"
 )
@@ -36,7 +38,10 @@ type scaleFigures struct {
 	Clients            int     `json:"clients"`
 	PeakRSSMiB         float64 `json:"peakRssMiB"`
 	RSSMiB             float64 `json:"rssMiB"`
+	RSSAnonMiB         float64 `json:"rssAnonMiB"`
+	RSSFileMiB         float64 `json:"rssFileMiB"`
 	HeapAllocMiB       float64 `json:"heapAllocMiB"`
+	LiveHeapMiB        float64 `json:"liveHeapMiB"`
 	HeapInuseMiB       float64 `json:"heapInuseMiB"`
 	MemoryLimitMiB     float64 `json:"memoryLimitMiB"`
 	DecisionP50Micros  float64 `json:"decisionP50Micros"`
@@ -60,11 +65,18 @@ type scaleFigures struct {
 // virtual node's kubexr.io/rtt annotation changing. Without KUBEXR_BENCH it is the smoke
 // run of `make test` (50 nodes, 500 pods, 5 reactions): every pod carries a decision and
 // every reaction is seen; no figure is asserted. `make bench` sets KUBEXR_BENCH=1 (1 000
-// virtual nodes, 10 000 pods, 20 reactions) and KUBEXR_BENCH_OUT.
+// virtual nodes, 10 000 pods, 20 reactions) and KUBEXR_BENCH_OUT. KUBEXR_SCALE=NODES,PODS
+// picks another size; KUBEXR_PPROF_OUT=FILE keeps the heap profile taken at the end (it
+// forces the collection after which the live heap is read).
 func TestScaleWithManyVirtualNodesAndPods(t *testing.T) {
 	nodes, pods, reactions := 50, 500, 5
 	if os.Getenv("KUBEXR_BENCH") != "" {
 		nodes, pods, reactions = 1000, 10000, 20
+	}
+	if v := os.Getenv("KUBEXR_SCALE"); v != "" { // "NODES,PODS": another size, e.g. to profile
+		if _, err := fmt.Sscanf(v, "%d,%d", &nodes, &pods); err != nil || nodes < reactions || pods < 1 {
+			t.Fatalf("KUBEXR_SCALE=%q: want NODES,PODS with at least %d nodes and 1 pod, e.g. 200,3000", v, reactions)
+		}
 	}
 	const clients = 16
 	ctx := context.Background()
@@ -72,7 +84,8 @@ func TestScaleWithManyVirtualNodesAndPods(t *testing.T) {
 	c := sb.StartClusterForTest(t, sandbox.ClusterOptions{Name: "scale"})
 	limit := memoryLimit(t, sb)
 	binary := filepath.Join(t.TempDir(), "xr-webhook")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// Built as make build and the image build it (no symbol table or DWARF).
+	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binary, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
@@ -103,9 +116,14 @@ func TestScaleWithManyVirtualNodesAndPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pprofPort, err := sandbox.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	start = time.Now()
 	b, err := xrwebhook.StartBinaryWithFlags(ctx, sb, c, binary,
-		[]string{"--metrics-secure=false", fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort)},
+		[]string{"--metrics-secure=false", fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
+			fmt.Sprintf("--pprof-bind-address=127.0.0.1:%d", pprofPort)},
 		fmt.Sprintf("GOMEMLIMIT=%d", limit))
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +152,7 @@ func TestScaleWithManyVirtualNodesAndPods(t *testing.T) {
 		return err
 	})
 	slices.Sort(latencies)
-	fig.CreateP50Millis, fig.CreateP99Millis = millis(quantile(latencies, 0.5)), millis(quantile(latencies, 0.99))
+	fig.CreateP50Millis, fig.CreateP99Millis = benchout.Millis(quantile(latencies, 0.5)), benchout.Millis(quantile(latencies, 0.99))
 
 	// The observer's reaction to a new measurement, one peer at a time.
 	var reacted []time.Duration
@@ -153,7 +171,7 @@ func TestScaleWithManyVirtualNodesAndPods(t *testing.T) {
 	}
 	slices.Sort(reacted)
 	fig.ReactionSamples = len(reacted)
-	fig.ReactionP50Millis, fig.ReactionMaxMillis = millis(quantile(reacted, 0.5)), millis(reacted[len(reacted)-1])
+	fig.ReactionP50Millis, fig.ReactionMaxMillis = benchout.Millis(quantile(reacted, 0.5)), benchout.Millis(reacted[len(reacted)-1])
 	for _, d := range reacted {
 		if d <= time.Second {
 			fig.ReactionsWithin1s++
@@ -171,7 +189,21 @@ func TestScaleWithManyVirtualNodesAndPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	fig.PeakRSSMiB, fig.RSSMiB = mib(peak), mib(int64(m["process_resident_memory_bytes"]))
+	anon, file, err := b.RSSParts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fig.RSSAnonMiB, fig.RSSFileMiB = mib(anon), mib(file)
 	fig.HeapAllocMiB, fig.HeapInuseMiB = mib(int64(m["go_memstats_heap_alloc_bytes"])), mib(int64(m["go_memstats_heap_inuse_bytes"]))
+	// The live heap: what is left after a collection, which the heap profile forces.
+	profile := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", pprofPort)
+	if err := saveProfile(profile, os.Getenv("KUBEXR_PPROF_OUT")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = scrape(metricsURL); err != nil {
+		t.Fatal(err)
+	}
+	fig.LiveHeapMiB = mib(int64(m["go_memstats_heap_alloc_bytes"]))
 	decisions, err := scrapeHistogram(metricsURL, "kubexr_decision_duration_seconds")
 	if err != nil {
 		t.Fatal(err)
@@ -181,13 +213,37 @@ func TestScaleWithManyVirtualNodesAndPods(t *testing.T) {
 	}
 	fig.DecisionP50Micros, fig.DecisionP99Micros = decisions.quantile(0.5)*1e6, decisions.quantile(0.99)*1e6
 
-	table := fmt.Sprintf("| virtual nodes | pods | peak RSS MiB | RSS MiB | heap alloc MiB | heap in use MiB | memory limit MiB | decision p50 µs | decision p99 µs | create p50 ms | create p99 ms | reaction p50 ms | reaction max ms | reactions ≤ 1 s |\n"+
-		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"+
-		"| %d | %d | %.1f | %.1f | %.1f | %.1f | %.0f | ≤ %.0f | ≤ %.0f | %.1f | %.1f | %.0f | %.0f | %d of %d |\n",
-		nodes, pods, fig.PeakRSSMiB, fig.RSSMiB, fig.HeapAllocMiB, fig.HeapInuseMiB, fig.MemoryLimitMiB, fig.DecisionP50Micros, fig.DecisionP99Micros,
+	table := fmt.Sprintf("| virtual nodes | pods | peak RSS MiB | RSS MiB (anon + file) | heap alloc MiB | heap in use MiB | live heap MiB | memory limit MiB | decision p50 µs | decision p99 µs | create p50 ms | create p99 ms | reaction p50 ms | reaction max ms | reactions ≤ 1 s |\n"+
+		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"+
+		"| %d | %d | %.1f | %.1f (%.1f + %.1f) | %.1f | %.1f | %.1f | %.0f | ≤ %.0f | ≤ %.0f | %.1f | %.1f | %.0f | %.0f | %d of %d |\n",
+		nodes, pods, fig.PeakRSSMiB, fig.RSSMiB, fig.RSSAnonMiB, fig.RSSFileMiB, fig.HeapAllocMiB, fig.HeapInuseMiB, fig.LiveHeapMiB, fig.MemoryLimitMiB, fig.DecisionP50Micros, fig.DecisionP99Micros,
 		fig.CreateP50Millis, fig.CreateP99Millis, fig.ReactionP50Millis, fig.ReactionMaxMillis, fig.ReactionsWithin1s, fig.ReactionSamples)
 	t.Logf("%s; inventory of %d peers ready %.1f s after start:\n%s", fig.Machine, nodes, fig.InventoryReadySecs, table)
-	xrwebhook.WriteBenchResults(t, fig, table)
+	benchout.Write(t, fig, table)
+}
+
+// saveProfile fetches a pprof profile (forcing a collection with gc=1) and writes it to
+// out, for `go tool pprof`; with no out it is fetched and dropped.
+func saveProfile(url, out string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	w := io.Discard
+	if out != "" {
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
 }
 
 func peerName(i int) string { return fmt.Sprintf("peer-%04d", i) }
@@ -229,8 +285,6 @@ func parallel(t *testing.T, workers, n int, do func(i int) error) {
 func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
 }
-
-func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 

@@ -125,7 +125,9 @@ const liqoTenantNamespaceLabel = "liqo.io/tenant-namespace"
 // tenant namespace is trusted: anyone allowed to create Connections in a namespace of
 // their own could otherwise report any RTT for any cluster. A sample stamped after now
 // (a skewed or forged clock) counts as taken now, so it cannot keep the cluster fresh
-// or hide the samples after it. Deleted Connections are skipped; a status that cannot be
+// or hide the samples after it; so does one without a stamp, as Liqo's gateway writes a
+// lost link (Error, N/A) — without this the Error was older than every sample and was
+// ignored until the link went stale. Deleted Connections are skipped; a status that cannot be
 // read or an untrusted Connection is skipped and reported.
 func NewestSamples(conns []networkingv1beta1.Connection, tenants Tenants, now time.Time) (map[string]policy.Sample, []error) {
 	newest := map[string]policy.Sample{}
@@ -145,7 +147,8 @@ func NewestSamples(conns []networkingv1beta1.Connection, tenants Tenants, now ti
 			errs = append(errs, fmt.Errorf("Connection %s/%s: %w", c.Namespace, c.Name, err))
 			continue
 		}
-		if s.At.After(now) {
+		if s.At.After(now) || s.At.IsZero() {
+			// Liqo writes a lost link (Error, N/A) with no timestamp: it is news when read.
 			s.At = now
 		}
 		if prev, ok := newest[id]; !ok || s.At.After(prev.At) {

@@ -72,4 +72,14 @@ func TestNewestSamplesTrustsTenantNamespacesAndClampsTheFuture(t *testing.T) {
 	if tr3 := tr.Observe(next["edge"], params, classes); tr3.State != policy.LinkState(networkingv1beta1.ConnectionError) {
 		t.Errorf("after a future sample, the Error sample was ignored: state %q", tr3.State)
 	}
+	// A lost link as Liqo v1.2.0 really writes it: Error, N/A and no timestamp. It counts,
+	// as read now; it used to count as older than every sample and be ignored.
+	lost := []networkingv1beta1.Connection{connection("liqo-tenant-edge", "edge", networkingv1beta1.ConnectionError, "N/A", time.Time{})}
+	next, _ = NewestSamples(lost, tenants, later)
+	if s := next["edge"]; !s.At.Equal(later) || s.Valid {
+		t.Errorf("Error without a timestamp read at %s: sample %+v, want taken then, no RTT", later, s)
+	}
+	if tr4 := tr.Observe(next["edge"], params, classes); tr4.State != policy.LinkError || tr4.Measuring {
+		t.Errorf("Liqo's Error without a timestamp was ignored: state %q, measuring %t", tr4.State, tr4.Measuring)
+	}
 }

@@ -38,6 +38,15 @@ func (c *Cluster) Liqoctl(ctx context.Context, args ...string) (string, error) {
 	return out.String(), nil
 }
 
+// LiqoctlBinary is the path of Liqo's liqoctl v1.2.0 ("" without Liqo), for callers that
+// time it as a process of its own.
+func (c *Cluster) LiqoctlBinary() string {
+	if c.liqo == nil {
+		return ""
+	}
+	return filepath.Join(c.liqo.bins, "liqoctl")
+}
+
 // Peer peers consumer with provider through Liqo's own peering code (liqoctl peer, with
 // networking disabled: no gateways run) and waits until the provider's virtual node is
 // Ready on the consumer.

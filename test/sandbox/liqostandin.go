@@ -92,9 +92,33 @@ func (c *Cluster) StandInVirtualNode(ctx context.Context, clusterID, nodeName st
 	return c.WaitNodeReady(ctx, nodeName)
 }
 
+// StandInForeignCluster creates the ForeignCluster Liqo keeps for a peered provider, with
+// the status its controllers write once the peering is established (role Provider,
+// networking and offloading enabled). Where Liqo's real controllers run, they may rewrite
+// that status.
+func (c *Cluster) StandInForeignCluster(ctx context.Context, clusterID string) error {
+	fc := &liqov1beta1.ForeignCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: clusterID, Labels: map[string]string{liqoconsts.RemoteClusterID: clusterID}},
+		Spec:       liqov1beta1.ForeignClusterSpec{ClusterID: liqov1beta1.ClusterID(clusterID)},
+	}
+	if err := c.Client.Create(ctx, fc); err != nil {
+		return fmt.Errorf("stand-in: create ForeignCluster %s: %w", clusterID, err)
+	}
+	// A merge patch: Liqo's controller, where it runs, writes the status meanwhile.
+	created := fc.DeepCopy()
+	fc.Status = liqov1beta1.ForeignClusterStatus{Role: liqov1beta1.ProviderRole, Modules: liqov1beta1.Modules{
+		Networking: liqov1beta1.Module{Enabled: true}, Authentication: liqov1beta1.Module{Enabled: true},
+		Offloading: liqov1beta1.Module{Enabled: true}}}
+	if err := c.Client.Status().Patch(ctx, fc, client.MergeFrom(created)); err != nil {
+		return fmt.Errorf("stand-in: ForeignCluster %s status: %w", clusterID, err)
+	}
+	return nil
+}
+
 // StandInConnection creates or updates the Connection of a peering with the status Liqo's
 // gateway would write: value Connected|Connecting|Error and a latency formatted by Liqo's
-// own FormatLatency ("12ms", "850μs", "N/A" for zero), stamped at now.
+// own FormatLatency ("12ms", "850μs", "N/A" for zero), stamped at now; Error, as Liqo
+// writes it, with "N/A" and no timestamp.
 func (c *Cluster) StandInConnection(ctx context.Context, clusterID string,
 	value networkingv1beta1.ConnectionStatusValue, latency time.Duration, now time.Time) error {
 	ns := TenantNamespace(clusterID)
@@ -130,6 +154,11 @@ func (c *Cluster) StandInConnection(ctx context.Context, clusterID string,
 			Value:     timeutils.FormatLatency(latency),
 			Timestamp: metav1.NewTime(now),
 		},
+	}
+	if value == networkingv1beta1.ConnectionError {
+		// Liqo's disconnect observer reports a lost link with no latency and no timestamp
+		// (conncheck's updateCallback(false, 0, time.Time{})).
+		conn.Status.Latency = networkingv1beta1.ConnectionLatency{Value: timeutils.FormatLatency(0)}
 	}
 	if err := c.Client.Status().Update(ctx, conn); err != nil {
 		return fmt.Errorf("stand-in: update Connection %s status: %w", key, err)

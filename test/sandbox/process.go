@@ -151,19 +151,33 @@ func (c *Cluster) StartProcess(name, binary string, args, env []string) (*Proces
 }
 
 // PeakRSS is the process's peak resident set size (VmHWM in /proc/<pid>/status).
-func (p *Process) PeakRSS() (int64, error) {
+func (p *Process) PeakRSS() (int64, error) { return p.statusBytes("VmHWM") }
+
+// RSSParts splits the process's resident memory now into anonymous pages (heap, stacks,
+// runtime) and file-backed pages (mostly its own binary's text and data), from
+// /proc/PID/status.
+func (p *Process) RSSParts() (anon, file int64, err error) {
+	if anon, err = p.statusBytes("RssAnon"); err != nil {
+		return 0, 0, err
+	}
+	file, err = p.statusBytes("RssFile")
+	return anon, file, err
+}
+
+// statusBytes reads one "Field:   N kB" line of /proc/PID/status.
+func (p *Process) statusBytes(field string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.p.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			var kb int64
 			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
-				return 0, fmt.Errorf("VmHWM %q: %w", rest, err)
+				return 0, fmt.Errorf("%s %q: %w", field, rest, err)
 			}
 			return kb * 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.p.cmd.Process.Pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, p.p.cmd.Process.Pid)
 }

@@ -98,3 +98,6 @@ func serviceAccountKubeconfig(c *sandbox.Cluster) (string, error) {
 
 // PeakRSS is the process's peak resident set size in bytes.
 func (b *Binary) PeakRSS() (int64, error) { return b.proc.PeakRSS() }
+
+// RSSParts is the process's resident memory now: anonymous and file-backed pages.
+func (b *Binary) RSSParts() (anon, file int64, err error) { return b.proc.RSSParts() }

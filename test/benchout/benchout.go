@@ -1,15 +1,17 @@
-package xrwebhook
+// Package benchout writes a benchmark's figures where make bench asks for them.
+package benchout
 
 import (
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
-// WriteBenchResults writes a benchmark's figures as JSON to $KUBEXR_BENCH_OUT and its
+// Write writes a benchmark's figures as JSON to $KUBEXR_BENCH_OUT and its
 // table (Markdown) next to it as .md, when make bench sets it; a smoke run writes nothing.
-func WriteBenchResults(t *testing.T, figures any, table string) {
+func Write(t *testing.T, figures any, table string) {
 	t.Helper()
 	out := os.Getenv("KUBEXR_BENCH_OUT")
 	if out == "" {
@@ -26,3 +28,6 @@ func WriteBenchResults(t *testing.T, figures any, table string) {
 		t.Fatal(err)
 	}
 }
+
+// Millis is a duration in milliseconds with microsecond resolution, as the tables print it.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
