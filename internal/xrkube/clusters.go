@@ -147,8 +147,10 @@ func NewestSamples(conns []networkingv1beta1.Connection, tenants Tenants, now ti
 			errs = append(errs, fmt.Errorf("Connection %s/%s: %w", c.Namespace, c.Name, err))
 			continue
 		}
-		if s.At.After(now) || s.At.IsZero() {
+		if s.At.After(now) || (s.At.IsZero() && s.State != policy.LinkNoData) {
 			// Liqo writes a lost link (Error, N/A) with no timestamp: it is news when read.
+			// A status not written yet (a new Connection) is no report at all: were it
+			// stamped now, the gateway's first report, stamped earlier, would be ignored.
 			s.At = now
 		}
 		if prev, ok := newest[id]; !ok || s.At.After(prev.At) {

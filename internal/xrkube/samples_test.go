@@ -82,4 +82,12 @@ func TestNewestSamplesTrustsTenantNamespacesAndClampsTheFuture(t *testing.T) {
 	if tr4 := tr.Observe(next["edge"], params, classes); tr4.State != policy.LinkError || tr4.Measuring {
 		t.Errorf("Liqo's Error without a timestamp was ignored: state %q, measuring %t", tr4.State, tr4.Measuring)
 	}
+	// A Connection whose status nobody has written yet is not a report: it must not hide the
+	// gateway's first one, stamped before it was read.
+	fresh := []networkingv1beta1.Connection{connection("liqo-tenant-edge", "edge", "", "", time.Time{})}
+	empty, _ := NewestSamples(fresh, tenants, later)
+	first := policy.Sample{State: policy.LinkConnected, RTT: 5 * time.Millisecond, Valid: true, At: now, Stamp: now}
+	if tr5 := (policy.Tracker{}).Observe(empty["edge"], params, classes).Observe(first, params, classes); !tr5.Measuring {
+		t.Errorf("an unwritten status hid the first report: %+v (empty status read as %+v)", tr5, empty["edge"])
+	}
 }
