@@ -97,38 +97,44 @@ func peerTable(peers []outputv1.Peer, now time.Time) *metav1.Table {
 // listPeers reads Liqo's ForeignClusters, Connections, virtual nodes (with the class and
 // RTT xr-webhook's observer writes) and NamespaceMaps.
 func listPeers(ctx context.Context, c client.Client) ([]outputv1.Peer, error) {
-	// Four independent lists: read at once, so the command waits for the slowest only.
+	// Four independent lists, read at once so the command waits for the slowest only. No
+	// list cancels another, and errors are reported in this order, as when they were read
+	// one after the other: without Liqo, the ForeignClusters' "is Liqo installed?" comes first.
 	var fcs liqov1beta1.ForeignClusterList
 	var conns networkingv1beta1.ConnectionList
 	var nodes corev1.NodeList
 	var maps offloadingv1beta1.NamespaceMapList
-	g, ctx := errgroup.WithContext(ctx)
+	errs := make([]error, 4)
+	var g errgroup.Group
 	g.Go(func() error {
 		if err := c.List(ctx, &fcs); err != nil {
-			return fmt.Errorf("list Liqo ForeignClusters (is Liqo installed?): %w", err)
+			errs[0] = fmt.Errorf("list Liqo ForeignClusters (is Liqo installed?): %w", err)
 		}
 		return nil
 	})
 	g.Go(func() error {
 		if err := c.List(ctx, &conns); err != nil && !isNoMatch(err) {
-			return fmt.Errorf("list Liqo Connections: %w", err)
+			errs[1] = fmt.Errorf("list Liqo Connections: %w", err)
 		}
 		return nil
 	})
 	g.Go(func() error {
 		if err := c.List(ctx, &nodes, client.MatchingLabels{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode}); err != nil {
-			return fmt.Errorf("list virtual nodes: %w", err)
+			errs[2] = fmt.Errorf("list virtual nodes: %w", err)
 		}
 		return nil
 	})
 	g.Go(func() error {
 		if err := c.List(ctx, &maps); err != nil {
-			return fmt.Errorf("list Liqo NamespaceMaps: %w", err)
+			errs[3] = fmt.Errorf("list Liqo NamespaceMaps: %w", err)
 		}
 		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return nil, err
+	_ = g.Wait() // each list records its own error above
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	var out []outputv1.Peer
 	for _, fc := range fcs.Items {
