@@ -220,8 +220,13 @@ func waitAdmits(ctx context.Context, c client.Client, timeout time.Duration) err
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: admissionProbePrefix,
 			Annotations: map[string]string{policy.AnnotationMove: string(policy.MoveAuto)}}}
-		if last = c.Create(ctx, probe, client.DryRunAll); last != nil {
+		if err := c.Create(ctx, probe, client.DryRunAll); err != nil {
 			inARow = 0
+			// A call cut short by our own deadline says nothing about the path to
+			// xr-webhook; the API server's last answer before it does.
+			if last == nil || ctx.Err() == nil {
+				last = err
+			}
 			return false, nil
 		}
 		inARow++
