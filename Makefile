@@ -36,7 +36,7 @@ test-gateways: testbins ## Liqo's real gateways over the delay relay (root and /
 fuzz: testbins ## Every fuzzer for FUZZTIME (default 60s) each; failing inputs land in testdata/fuzz.
 	hack/fuzz.sh
 
-bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's pod handler against Liqo's, admission overhead through a real API server, placement quality, the RTT estimator on recorded gateway traces, scale, peer list against liqoctl info (figures in bench/results/).
+bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's pod handler against Liqo's, admission overhead through a real API server, placement quality, the RTT estimator on recorded gateway traces, scale, peer list against liqoctl info, Cluster API provisioning times (figures in bench/results/).
 	mkdir -p bench/results
 	go test -run '^$$' -bench . -benchmem ./policy/... | tee bench/results/decision.txt
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/handlers.json \
@@ -51,6 +51,8 @@ bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's p
 		go test -count=1 -timeout 60m -run '^TestScaleWithManyVirtualNodesAndPods$$' -v ./cmd/xr-webhook | grep -E '^\s+(\||scale_bench)|^(ok|FAIL|---)'
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/peerlist.json \
 		go test -count=1 -timeout 30m -run '^TestPeerListAgainstLiqoctlInfo$$' -v ./cmd/kubectl-xr | grep -E '^\s+(\||peer_list)|^(ok|FAIL|---)'
+	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/provisioning.json \
+		go test -count=1 -timeout 30m -run '^TestProvisioningTimes$$' -v ./test/capilocal | grep -E '^\s+(\||provision)|^(ok|FAIL|---)'
 
 record-traces: testbins ## Record Liqo's real gateways' latency reports (~40 min, root): OUT=file (default bench/results/gateway-traces.csv); see BENCHMARKS.md §5.
 	mkdir -p bench/results

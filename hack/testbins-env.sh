@@ -21,3 +21,8 @@ export KUBEXR_LIQO_BINS
 # manifest and archive in the tests as users will.
 KUBEXR_KREW="$TESTBINS_CACHE/krew-$KREW_VERSION/krew"
 export KUBEXR_KREW
+
+# Cluster API's core manager, built at Cluster API's own dependency pins (hack/testbins/capi).
+CAPI_VERSION=v1.14.2
+KUBEXR_CAPI_BINS="$TESTBINS_CACHE/cluster-api-$CAPI_VERSION"
+export KUBEXR_CAPI_BINS

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes binaries the tests run (kube-apiserver, kube-scheduler,
 # kube-controller-manager, kubelet, kubectl, etcd, kwok) and Liqo's (liqo-controller-manager,
-# crd-replicator, webhook, virtual-kubelet, liqoctl, gateway, gateway-wireguard) from the Go module proxy, so no test
-# ever downloads a prebuilt binary. Each binary is cached by version outside the checkout
-# (fresh clones and CI reuse it) and skipped when present.
+# crd-replicator, webhook, virtual-kubelet, liqoctl, gateway, gateway-wireguard) and Cluster
+# API's core manager from the Go module proxy, so no test ever downloads a prebuilt binary.
+# Each binary is cached by version outside the checkout (fresh clones and CI reuse it) and
+# skipped when present.
 #
 # Usage: hack/testbins.sh            build what is missing, print the assets directory
 #        hack/testbins.sh --print    only print the assets directory
@@ -83,6 +84,12 @@ for cmd in liqo-controller-manager crd-replicator webhook virtual-kubelet gatewa
 	out=$KUBEXR_LIQO_BINS/${cmd//\//-}
 	build liqo "github.com/liqotech/liqo/cmd/$cmd" "$out"
 done
+
+# Cluster API's core manager, at Cluster API's own pins (hack/testbins/capi), stamped with
+# its version as Cluster API's release build does.
+mkdir -p "$KUBEXR_CAPI_BINS"
+build capi sigs.k8s.io/cluster-api/core "$KUBEXR_CAPI_BINS/cluster-api-manager" \
+	"-X sigs.k8s.io/cluster-api/version.gitVersion=$CAPI_VERSION"
 
 mkdir -p "$(dirname "$KUBEXR_KREW")"
 build krew sigs.k8s.io/krew/cmd/krew "$KUBEXR_KREW"

@@ -13,27 +13,37 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/test/capilocal"
 )
 
-// capiClusterWithKubeconfig writes a provisioned Cluster (a STAND-IN for Cluster API's
-// controllers, as capiCluster) in ns, labelled labels, with kubeconfig as its Secret.
+// capiClusterWithKubeconfig writes a Cluster whose status says provisioned (or still
+// provisioning) in ns, labelled labels, with kubeconfig as its Secret. It is a STAND-IN for
+// Cluster API's controllers, on purpose: given a hostile Secret, Cluster API's own
+// ClusterCache would load it with client-go's clientcmd, which runs exec credential
+// plugins, so the marker below could no longer tell whether kubectl xr ran one. The
+// Cluster is paused (Cluster API leaves a paused Cluster's status alone) and never says
+// its infrastructure is provisioned (Cluster API connects to a cluster only then); its
+// references name objects that do not exist (Cluster API's webhook wants some).
 func capiClusterWithKubeconfig(t *testing.T, ns, name string, labels map[string]string, provisioned bool, kubeconfig *clientcmdapi.Config) {
 	t.Helper()
 	ctx := context.Background()
 	_ = env.c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	c := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
-		Spec: clusterv1.ClusterSpec{ControlPlaneEndpoint: clusterv1.APIEndpoint{Host: "127.0.0.1", Port: 6443}}}
+	c := capilocal.ClusterObjects(ns, name, labels, capilocal.ControlPlane{})[2].(*clusterv1.Cluster)
+	c.Spec.Paused = ptr.To(true)
 	if err := env.c.Client.Create(ctx, c); err != nil {
 		t.Fatal(err)
 	}
+	// A merge patch: Cluster API may already have written its Paused condition.
+	patch := client.MergeFrom(c.DeepCopy())
 	c.Status.Phase = string(clusterv1.ClusterPhaseProvisioning)
 	if provisioned {
 		c.Status.Phase = string(clusterv1.ClusterPhaseProvisioned)
-		c.Status.Initialization.ControlPlaneInitialized = ptr.To(true)
 		c.Status.Conditions = []metav1.Condition{{Type: clusterv1.ClusterControlPlaneAvailableCondition, Status: metav1.ConditionTrue,
 			Reason: "Available", LastTransitionTime: metav1.Now()}}
 	}
-	if err := env.c.Client.Status().Update(ctx, c); err != nil {
+	if err := env.c.Client.Status().Patch(ctx, c, patch); err != nil {
 		t.Fatal(err)
 	}
 	if kubeconfig == nil {

@@ -12,66 +12,23 @@ import (
 	"testing"
 
 	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/ptr"
-	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	capikubeconfig "sigs.k8s.io/cluster-api/util/kubeconfig"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
 	"github.com/kubexr/kubectl-xr/plugin"
-	"github.com/kubexr/kubectl-xr/test/sandbox"
 )
 
-// capiCluster writes what Cluster API's controllers would for a workload cluster (a
-// STAND-IN: no provider runs here): the Cluster with its status and, for a provisioned
-// one, the <name>-kubeconfig Secret holding the workload cluster's kubeconfig.
-func capiCluster(t *testing.T, name string, workload *sandbox.Cluster, provisioned bool) []byte {
+// secretCredentials returns each credential of the kubeconfig the Cluster API provider
+// wrote in fleet/<name>-kubeconfig, separately, so that any one of them leaking is caught.
+func secretCredentials(t *testing.T, name string) [][]byte {
 	t.Helper()
-	ctx := context.Background()
-	c := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "fleet", Labels: map[string]string{"tier": "edge"}},
-		Spec: clusterv1.ClusterSpec{ControlPlaneEndpoint: clusterv1.APIEndpoint{Host: "127.0.0.1", Port: 6443}}}
-	if err := env.c.Client.Create(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	c.Status.Phase = string(clusterv1.ClusterPhaseProvisioning)
-	if provisioned {
-		c.Status.Phase = string(clusterv1.ClusterPhaseProvisioned)
-		c.Status.Initialization.ControlPlaneInitialized = ptr.To(true)
-		c.Status.Conditions = []metav1.Condition{{Type: clusterv1.ClusterControlPlaneAvailableCondition, Status: metav1.ConditionTrue,
-			Reason: "Available", LastTransitionTime: metav1.Now()}}
-	}
-	if err := env.c.Client.Status().Update(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if workload == nil {
-		return nil
-	}
-	kc, err := workload.Kubeconfig()
+	data, err := capikubeconfig.FromSecret(context.Background(), env.c.Client, client.ObjectKey{Namespace: "fleet", Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := clientcmd.Write(*kc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig", Namespace: "fleet", Labels: map[string]string{clusterv1.ClusterNameLabel: name}},
-		Type:       "cluster.x-k8s.io/secret",
-		Data:       map[string][]byte{"value": data},
-	}
-	if err := env.c.Client.Create(ctx, secret); err != nil {
-		t.Fatal(err)
-	}
-	return kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo].ClientKeyData
-}
-
-// capiCredentials writes the Cluster (capiCluster) and returns each credential of its
-// kubeconfig separately, so that any one of them leaking is caught.
-func capiCredentials(t *testing.T, name string, workload *sandbox.Cluster) [][]byte {
-	capiCluster(t, name, workload, true)
-	kc, err := workload.Kubeconfig()
+	kc, err := clientcmd.Load(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,20 +58,13 @@ func TestPeerFromKubeconfigAndClusterAPIListAndRemove(t *testing.T) {
 		t.Errorf("peer add again stdout = %q", out)
 	}
 
-	// A management cluster (this one) with Cluster API's CRDs, two provisioned Cluster
-	// objects whose kubeconfig Secrets point at the two providers, and one still provisioning.
-	if err := env.c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}}); err != nil {
-		t.Fatal(err)
-	}
-	// Each cluster's client key, certificate and token (what it has of them).
+	// This cluster is the management cluster too: Cluster API's real controllers
+	// provisioned fleet/edge-athens and fleet/cloud-geneva (TestMain); fleet/edge-pending
+	// is still provisioning. Each cluster's client key, certificate and token (what it has).
 	var keys [][]byte
-	for _, cl := range []struct {
-		name     string
-		workload *sandbox.Cluster
-	}{{"edge-athens", env.athens}, {"cloud-geneva", env.geneva}} {
-		keys = append(keys, capiCredentials(t, cl.name, cl.workload)...)
+	for _, name := range []string{"edge-athens", "cloud-geneva"} {
+		keys = append(keys, secretCredentials(t, name)...)
 	}
-	capiCluster(t, "edge-pending", nil, false)
 
 	// Whatever the command writes under HOME or TMPDIR is checked for the credentials.
 	home, tmp := t.TempDir(), t.TempDir()

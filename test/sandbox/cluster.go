@@ -42,6 +42,10 @@ type ClusterOptions struct {
 	// make testbins' packages (RealNodeSupport says why not). Implies Scheduler and the
 	// controllers pods on real nodes need (realNodeControllers).
 	RealNodes int
+	// ClusterAPI runs Cluster API's real core manager against this cluster, making it a
+	// management cluster (clusterapi.go); a provider such as test/capilocal supplies the
+	// infrastructure and control planes.
+	ClusterAPI bool
 	// Images are OCI archives (e.g. make image's) imported into every real node's
 	// containerd: pods use them by the name the archive gives them; nothing is pulled.
 	Images []string
@@ -121,6 +125,11 @@ func (s *Sandbox) startCluster(ctx context.Context, opts ClusterOptions) (*Clust
 	}
 	if err := installCRDs(c.Config, s.crdDirs); err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+	if opts.ClusterAPI {
+		if err := c.startClusterAPI(ctx); err != nil {
+			return nil, fmt.Errorf("cluster %s: start Cluster API: %w", c.Name, err)
+		}
 	}
 	if opts.Liqo {
 		if err := c.startLiqo(ctx, s, opts.Controllers); err != nil {

@@ -9,9 +9,7 @@ package sandbox
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,7 +68,7 @@ func (c *Cluster) startLiqo(ctx context.Context, s *Sandbox, controllers []strin
 		return err
 	}
 	c.liqo = l
-	certDir, err := c.liqoServingCerts()
+	certDir, err := c.servingCerts("liqo-webhook")
 	if err != nil {
 		return err
 	}
@@ -133,25 +131,6 @@ func (c *Cluster) startLiqo(ctx context.Context, s *Sandbox, controllers []strin
 		c.superviseVirtualKubelets(vkCtx)
 	}()
 	return nil
-}
-
-// liqoServingCerts issues the serving certificate Liqo's webhooks present (127.0.0.1).
-func (c *Cluster) liqoServingCerts() (string, error) {
-	cert, key, err := c.PKI.Issue("liqo-webhook", "liqo-webhook", nil, []string{"localhost"},
-		[]net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(c.Dir, "liqo-serving-certs")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	for src, dst := range map[string]string{cert: "tls.crt", key: "tls.key"} {
-		if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
-			return "", err
-		}
-	}
-	return dir, nil
 }
 
 // tmpWithCerts makes a TMPDIR for one Liqo process with the serving certificate where

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -219,17 +218,7 @@ func renderLiqoWebhook(path string, port int, ca []byte) (*unstructured.Unstruct
 	if err := utilyaml.NewYAMLOrJSONDecoder(&buf, 4096).Decode(&u.Object); err != nil {
 		return nil, fmt.Errorf("liqo: decode rendered %s: %w", path, err)
 	}
-	hooks, _, _ := unstructured.NestedSlice(u.Object, "webhooks")
-	for i := range hooks {
-		h := hooks[i].(map[string]any)
-		svc, _, _ := unstructured.NestedMap(h, "clientConfig", "service")
-		p, _ := svc["path"].(string)
-		h["clientConfig"] = map[string]any{
-			"url":      fmt.Sprintf("https://127.0.0.1:%d%s", port, p),
-			"caBundle": base64.StdEncoding.EncodeToString(ca),
-		}
-	}
-	if err := unstructured.SetNestedSlice(u.Object, hooks, "webhooks"); err != nil {
+	if err := PointWebhooksAt(u, port, ca); err != nil {
 		return nil, err
 	}
 	return u, nil

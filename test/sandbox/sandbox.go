@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -117,6 +118,34 @@ func (s *Sandbox) Clusters() []*Cluster {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]*Cluster(nil), s.clusters...)
+}
+
+// StopCluster stops one cluster (a Cluster API provider tearing down what it started)
+// and forgets it; a cluster the sandbox does not hold is left alone.
+func (s *Sandbox) StopCluster(c *Cluster) {
+	s.mu.Lock()
+	i := slices.Index(s.clusters, c)
+	if i >= 0 {
+		s.clusters = slices.Delete(s.clusters, i, i+1)
+	}
+	s.mu.Unlock()
+	if i < 0 {
+		return
+	}
+	c.closeGateways()
+	c.Stop()
+}
+
+// Cluster returns the running cluster of that name, or nil.
+func (s *Sandbox) Cluster(name string) *Cluster {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 // Stop stops every cluster; clusters stop in parallel because each waits for its processes.

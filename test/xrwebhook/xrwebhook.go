@@ -10,7 +10,6 @@ package xrwebhook
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -135,7 +134,7 @@ func applyManifests(ctx context.Context, sb *sandbox.Sandbox, c *sandbox.Cluster
 // applyConfigs applies the webhook configurations pointed at https://127.0.0.1:port.
 func applyConfigs(ctx context.Context, c *sandbox.Cluster, configs []*unstructured.Unstructured, port int, ca []byte) error {
 	for _, o := range configs {
-		if err := pointAtLocal(o, port, ca); err != nil {
+		if err := sandbox.PointWebhooksAt(o, port, ca); err != nil {
 			return err
 		}
 		if err := c.Apply(ctx, o); err != nil {
@@ -259,20 +258,3 @@ func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, apiServe
 	return nil
 }
 
-// pointAtLocal replaces each webhook's service reference with https://127.0.0.1:port and
-// the cluster's CA; rules, selectors, matchConditions and policies stay as shipped.
-func pointAtLocal(o *unstructured.Unstructured, port int, ca []byte) error {
-	hooks, _, err := unstructured.NestedSlice(o.Object, "webhooks")
-	if err != nil {
-		return err
-	}
-	for i := range hooks {
-		h := hooks[i].(map[string]any)
-		path, _, _ := unstructured.NestedString(h, "clientConfig", "service", "path")
-		h["clientConfig"] = map[string]any{
-			"url":      fmt.Sprintf("https://127.0.0.1:%d%s", port, path),
-			"caBundle": base64.StdEncoding.EncodeToString(ca),
-		}
-	}
-	return unstructured.SetNestedSlice(o.Object, hooks, "webhooks")
-}

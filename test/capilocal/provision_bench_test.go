@@ -1,0 +1,146 @@
+package capilocal_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/test/benchout"
+	"github.com/kubexr/kubectl-xr/test/capilocal"
+	"github.com/kubexr/kubectl-xr/test/sandbox"
+)
+
+// provisionRound is one batch of Clusters created at once.
+type provisionRound struct {
+	Clusters        int     `json:"clusters"`
+	ProvisionedP50  float64 `json:"provisionedP50Ms"`
+	ProvisionedMax  float64 `json:"provisionedMaxMs"`
+	RemoteProbedMax float64 `json:"remoteConnectionProbedMaxMs"`
+	DeletedAll      float64 `json:"deletedAllMs"`
+}
+
+type provisionFigures struct {
+	Machine string           `json:"machine"`
+	Rounds  []provisionRound `json:"rounds"`
+}
+
+// TestProvisioningTimes is the first half of the paper's first experiment: N Clusters
+// created at once on a management cluster running Cluster API's real core manager, each
+// provisioned by the local provider with Liqo's control plane (so it could be peered);
+// the time from the Cluster's creation to Cluster API reporting it Provisioned, and to its
+// RemoteConnectionProbe condition True (Cluster API reached the workload cluster). Without
+// KUBEXR_BENCH it is the smoke run of make test (one round of 1); make bench runs 1, 3
+// and 5. The second half (to peered, virtual node Ready) waits for the automatic peering
+// controller of issue 18 and is not measured.
+func TestProvisioningTimes(t *testing.T) {
+	batches := []int{1}
+	if os.Getenv("KUBEXR_BENCH") != "" {
+		batches = []int{1, 3, 5}
+	}
+	ctx := context.Background()
+	sb := sandbox.NewForTest(t)
+	mgmt := sb.StartClusterForTest(t, sandbox.ClusterOptions{Name: "mgmt", ClusterAPI: true})
+	provider, err := capilocal.Start(ctx, sb, mgmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(provider.Stop)
+	figures := provisionFigures{Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
+	for round, n := range batches {
+		ns := fmt.Sprintf("round-%d", round)
+		if err := mgmt.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+		provisioned, probed := make([]time.Duration, n), make([]time.Duration, n)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := range n {
+			name := fmt.Sprintf("edge-%d-%d", round, i)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, obj := range capilocal.ClusterObjects(ns, name, nil, capilocal.ControlPlane{Liqo: true}) {
+					if err := mgmt.Client.Create(ctx, obj); err != nil {
+						t.Errorf("create %s: %v", name, err)
+						return
+					}
+				}
+				provisioned[i], probed[i] = watchProvisioning(t, mgmt, ns, name, start)
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		slices.Sort(provisioned)
+		r := provisionRound{Clusters: n, ProvisionedP50: benchout.Millis(provisioned[(n-1)/2]),
+			ProvisionedMax: benchout.Millis(provisioned[n-1]), RemoteProbedMax: benchout.Millis(slices.Max(probed))}
+		// The round's clusters go before the next round, so each round starts on the same
+		// machine load: deleting them all is timed too.
+		r.DeletedAll = benchout.Millis(deleteAll(t, mgmt, ns))
+		t.Logf("provisioning: %d at once: Provisioned p50 %.0f ms, max %.0f ms; remote connection probed by %.0f ms; all deleted in %.0f ms",
+			n, r.ProvisionedP50, r.ProvisionedMax, r.RemoteProbedMax, r.DeletedAll)
+		figures.Rounds = append(figures.Rounds, r)
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "| Clusters created at once | Provisioned p50 | Provisioned max | remote connection probed (max) | all deleted |\n|---|---|---|---|---|\n")
+	for _, r := range figures.Rounds {
+		fmt.Fprintf(&table, "| %d | %.0f ms | %.0f ms | %.0f ms | %.0f ms |\n", r.Clusters, r.ProvisionedP50, r.ProvisionedMax, r.RemoteProbedMax, r.DeletedAll)
+	}
+	t.Log("\n" + table.String())
+	benchout.Write(t, figures, table.String())
+}
+
+// watchProvisioning polls a Cluster every 100 ms and returns when Cluster API set it
+// Provisioned and when its RemoteConnectionProbe turned True, both since start.
+func watchProvisioning(t *testing.T, mgmt *sandbox.Cluster, ns, name string, start time.Time) (provisioned, probed time.Duration) {
+	deadline := start.Add(provisionTimeout)
+	for time.Now().Before(deadline) {
+		c := &clusterv1.Cluster{}
+		if err := mgmt.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, c); err == nil {
+			if provisioned == 0 && c.Status.Phase == string(clusterv1.ClusterPhaseProvisioned) {
+				provisioned = time.Since(start)
+			}
+			for _, cond := range c.Status.Conditions {
+				if probed == 0 && cond.Type == clusterv1.ClusterRemoteConnectionProbeCondition && cond.Status == metav1.ConditionTrue {
+					probed = time.Since(start)
+				}
+			}
+			if provisioned > 0 && probed > 0 {
+				return provisioned, probed
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("%s/%s: not Provisioned with its remote connection probed within %s", ns, name, provisionTimeout)
+	return provisioned, probed
+}
+
+// deleteAll deletes every Cluster in ns and returns how long until Cluster API and the
+// provider had let all of them go (control planes stopped).
+func deleteAll(t *testing.T, mgmt *sandbox.Cluster, ns string) time.Duration {
+	ctx := context.Background()
+	start := time.Now()
+	if err := mgmt.Client.DeleteAllOf(ctx, &clusterv1.Cluster{}, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	sandbox.Eventually(t, "the Clusters of "+ns+" gone", provisionTimeout, func() (bool, string) {
+		var list clusterv1.ClusterList
+		if err := mgmt.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return false, err.Error()
+		}
+		return len(list.Items) == 0, fmt.Sprintf("%d left", len(list.Items))
+	})
+	return time.Since(start)
+}
