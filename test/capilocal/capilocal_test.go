@@ -69,7 +69,7 @@ func TestClusterAPIProvisionsPeersAndTearsDownLocalClusters(t *testing.T) {
 	}
 	for _, name := range []string{"edge-athens", "edge-rome"} {
 		waitProvisioned(t, mgmt, name)
-		t.Logf("%s Provisioned %s after its Cluster was created", name, time.Since(created).Round(time.Millisecond))
+		t.Logf("%s Provisioned, with its remote connection probed, %s after its Cluster was created", name, time.Since(created).Round(time.Millisecond))
 	}
 
 	// Cluster API copied the control plane's endpoint, owns the provider's objects, and

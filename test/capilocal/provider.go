@@ -55,8 +55,10 @@ type Provider struct {
 	mgmt *sandbox.Cluster
 
 	mu sync.Mutex
-	// running are the control planes started, by LocalControlPlane.
-	running map[types.NamespacedName]*sandbox.Cluster
+	// running are the control planes started, by LocalControlPlane; starting are the
+	// cluster names being started.
+	running  map[types.NamespacedName]*sandbox.Cluster
+	starting map[string]bool
 
 	cancel context.CancelFunc
 	done   chan error
@@ -88,7 +90,8 @@ func Start(ctx context.Context, sb *sandbox.Sandbox, mgmt *sandbox.Cluster) (*Pr
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{sb: sb, mgmt: mgmt, running: map[types.NamespacedName]*sandbox.Cluster{}, done: make(chan error, 1)}
+	p := &Provider{sb: sb, mgmt: mgmt, running: map[types.NamespacedName]*sandbox.Cluster{},
+		starting: map[string]bool{}, done: make(chan error, 1)}
 	infra := &unstructured.Unstructured{}
 	infra.SetGroupVersionKind(LocalClusterGVK)
 	if err := ctrl.NewControllerManagedBy(mgr).Named("localcluster").For(infra).
@@ -216,10 +219,22 @@ func (r *controlPlaneReconciler) ensureRunning(ctx context.Context, key types.Na
 	if wl := r.p.Running(key.Namespace, key.Name); wl != nil {
 		return wl, nil
 	}
-	// The sandbox names a cluster's folder and Liqo cluster id after it: one per name.
-	if r.p.sb.Cluster(clusterName) != nil {
+	// The sandbox names a cluster's folder and Liqo cluster id after it: one per name, so
+	// the name is reserved before the (slow) start, against a same-named Cluster elsewhere.
+	r.p.mu.Lock()
+	taken := r.p.starting[clusterName] || r.p.sb.Cluster(clusterName) != nil
+	if !taken {
+		r.p.starting[clusterName] = true
+	}
+	r.p.mu.Unlock()
+	if taken {
 		return nil, fmt.Errorf("a local cluster named %s already runs in this sandbox", clusterName)
 	}
+	defer func() {
+		r.p.mu.Lock()
+		delete(r.p.starting, clusterName)
+		r.p.mu.Unlock()
+	}()
 	liqo, _, _ := unstructured.NestedBool(obj.Object, "spec", "liqo")
 	kwok, _, _ := unstructured.NestedBool(obj.Object, "spec", "kwok")
 	started := time.Now()
