@@ -91,8 +91,9 @@ func (c *Cluster) startClusterAPI(ctx context.Context) error {
 		"--health-addr=127.0.0.1:" + strconv.Itoa(healthPort),
 		// "0" turns the metrics server off; its default (:8443) would collide between sandboxes.
 		"--diagnostics-address=0", "--insecure-diagnostics",
-		// The sandbox's clusters answer in milliseconds; Cluster API's default waits
-		// between remote-connection retries are sized for clouds.
+		// A workload cluster that stops answering shows in its RemoteConnectionProbe
+		// condition after 10 s instead of 50 s: the sandbox's clusters answer in
+		// milliseconds. (It does not change how often Cluster API retries a connection.)
 		"--remote-connection-grace-period=10s",
 	}, []string{"KUBECONFIG=" + c.KubeconfigPath}); err != nil {
 		return err
