@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
@@ -13,7 +14,6 @@ import (
 	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
 	"github.com/liqotech/liqo/pkg/liqoctl/unpeer"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -105,32 +105,28 @@ func listPeers(ctx context.Context, c client.Client) ([]outputv1.Peer, error) {
 	var nodes corev1.NodeList
 	var maps offloadingv1beta1.NamespaceMapList
 	errs := make([]error, 4)
-	var g errgroup.Group
-	g.Go(func() error {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		if err := c.List(ctx, &fcs); err != nil {
 			errs[0] = fmt.Errorf("list Liqo ForeignClusters (is Liqo installed?): %w", err)
 		}
-		return nil
 	})
-	g.Go(func() error {
+	wg.Go(func() {
 		if err := c.List(ctx, &conns); err != nil && !isNoMatch(err) {
 			errs[1] = fmt.Errorf("list Liqo Connections: %w", err)
 		}
-		return nil
 	})
-	g.Go(func() error {
+	wg.Go(func() {
 		if err := c.List(ctx, &nodes, client.MatchingLabels{policy.LiqoTypeLabel: policy.LiqoTypeVirtualNode}); err != nil {
 			errs[2] = fmt.Errorf("list virtual nodes: %w", err)
 		}
-		return nil
 	})
-	g.Go(func() error {
+	wg.Go(func() {
 		if err := c.List(ctx, &maps); err != nil {
 			errs[3] = fmt.Errorf("list Liqo NamespaceMaps: %w", err)
 		}
-		return nil
 	})
-	_ = g.Wait() // each list records its own error above
+	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

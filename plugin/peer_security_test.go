@@ -30,7 +30,7 @@ func capiClusterWithKubeconfig(t *testing.T, ns, name string, labels map[string]
 	t.Helper()
 	ctx := context.Background()
 	_ = env.c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	c := capilocal.ClusterObjects(ns, name, labels, capilocal.ControlPlane{})[2].(*clusterv1.Cluster)
+	c := capilocal.Cluster(ns, name, labels)
 	c.Spec.Paused = ptr.To(true)
 	if err := env.c.Client.Create(ctx, c); err != nil {
 		t.Fatal(err)

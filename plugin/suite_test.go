@@ -109,7 +109,7 @@ func provisionProviders(ctx context.Context, provider *capilocal.Provider) (athe
 	edge := map[string]string{"tier": "edge"}
 	objs := append(capilocal.ClusterObjects("fleet", "edge-athens", edge, capilocal.ControlPlane{Liqo: true, Kwok: true}),
 		capilocal.ClusterObjects("fleet", "cloud-geneva", edge, capilocal.ControlPlane{Liqo: true, Kwok: true})...)
-	objs = append(objs, capilocal.ClusterObjects("fleet", "edge-pending", edge, capilocal.ControlPlane{})[2]) // the Cluster alone
+	objs = append(objs, capilocal.Cluster("fleet", "edge-pending", edge))
 	for _, obj := range objs {
 		if err := env.c.Client.Create(ctx, obj); err != nil {
 			return nil, nil, fmt.Errorf("create %s: %w", obj.GetName(), err)

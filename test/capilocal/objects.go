@@ -27,12 +27,18 @@ func ClusterObjects(namespace, name string, labels map[string]string, cp Control
 	control.SetGroupVersionKind(LocalControlPlaneGVK)
 	control.SetNamespace(namespace)
 	control.SetName(name)
-	cluster := &clusterv1.Cluster{
+	return []client.Object{infra, control, Cluster(namespace, name, labels)}
+}
+
+// Cluster returns the Cluster API Cluster referring to the LocalCluster and the
+// LocalControlPlane of the same name (ClusterObjects' last object). Alone, it stays
+// Provisioning: Cluster API finds no infrastructure.
+func Cluster(namespace, name string, labels map[string]string) *clusterv1.Cluster {
+	return &clusterv1.Cluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels},
 		Spec: clusterv1.ClusterSpec{
 			InfrastructureRef: clusterv1.ContractVersionedObjectReference{APIGroup: LocalClusterGVK.Group, Kind: LocalClusterGVK.Kind, Name: name},
 			ControlPlaneRef:   clusterv1.ContractVersionedObjectReference{APIGroup: LocalControlPlaneGVK.Group, Kind: LocalControlPlaneGVK.Kind, Name: name},
 		},
 	}
-	return []client.Object{infra, control, cluster}
 }

@@ -132,8 +132,7 @@ func (s *Sandbox) StopCluster(c *Cluster) {
 	if i < 0 {
 		return
 	}
-	c.closeGateways()
-	c.Stop()
+	c.Stop() // closes its gateways first
 }
 
 // Cluster returns the running cluster of that name, or nil.

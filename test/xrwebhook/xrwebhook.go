@@ -257,4 +257,3 @@ func (r *Running) startManager(ctx context.Context, c *sandbox.Cluster, apiServe
 	}
 	return nil
 }
-
