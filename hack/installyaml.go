@@ -30,7 +30,7 @@ func main() {
 
 func run(release, dist string) error {
 	image := version.Image(release)
-	objs, err := plugin.InstallObjects(manifests.Default, image)
+	objs, err := plugin.InstallObjects(manifests.Default, image, false)
 	if err != nil {
 		return err
 	}

@@ -97,11 +97,19 @@ func TestChartRendersTheKustomizeObjects(t *testing.T) {
 	}{
 		{manifests.Default, map[string]any{"image": map[string]any{"tag": "latest"}, "createNamespace": true}},
 		{manifests.CertManager, map[string]any{"image": map[string]any{"tag": "latest"}, "createNamespace": true, "certManager": map[string]any{"enabled": true}}},
+		{manifests.CAPI, map[string]any{"image": map[string]any{"tag": "latest"}, "createNamespace": true, "capi": map[string]any{"enabled": true}}},
 	} {
 		t.Run(tc.kustomization, func(t *testing.T) {
 			kustomized, err := manifests.Render(tc.kustomization)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.kustomization == manifests.CAPI { // the chart renders it with the rest
+				base, err := manifests.Render(manifests.Default)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kustomized = append(base, kustomized...)
 			}
 			charted, err := renderChart(t, "kubexr-system", tc.values)
 			if err != nil {

@@ -12,7 +12,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
-//go:embed crd/*.yaml classes/*.yaml webhook/*.yaml policy/*.yaml default/*.yaml cert-manager/*.yaml
+//go:embed crd/*.yaml classes/*.yaml webhook/*.yaml policy/*.yaml default/*.yaml cert-manager/*.yaml capi/*.yaml
 var files embed.FS
 
 // FS returns the embedded manifests.

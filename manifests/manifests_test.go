@@ -118,7 +118,7 @@ func TestRenderMatchesKubectlKustomize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{manifests.Default, manifests.CertManager} {
+	for _, name := range []string{manifests.Default, manifests.CertManager, manifests.CAPI} {
 		got, err := manifests.Render(name)
 		if err != nil {
 			t.Fatal(err)

@@ -16,9 +16,12 @@ const (
 	Default = "default"
 	// CertManager is Default with certificates from cert-manager.
 	CertManager = "cert-manager"
+	// CAPI is xr-capi-peerer, which kubectl xr install --capi adds to either (they create
+	// its namespace).
+	CAPI = "capi"
 )
 
-// Render builds one of the embedded kustomizations (Default, CertManager) in memory, as
+// Render builds one of the embedded kustomizations (Default, CertManager, CAPI) in memory, as
 // `kubectl kustomize manifests/<name>` does.
 func Render(name string) ([]*unstructured.Unstructured, error) {
 	mem := filesys.MakeFsInMemory()

@@ -95,7 +95,7 @@ func TestGoldenPeerList(t *testing.T) {
 			ClusterID: "edge-milan", Role: "Provider", Connection: "Connected", RTT: "4.2ms", LatencyClass: "ultra-low",
 			VirtualNodes: []string{"edge-milan"}, OffloadedNamespaces: []string{"xr"}},
 		{ObjectMeta: goldenMeta("cloud-frankfurt-a-very-long-cluster-id-0123456789", "", 49*time.Hour, nil),
-			ClusterID: "cloud-frankfurt-a-very-long-cluster-id-0123456789", CAPICluster: "fleet/frankfurt", Role: "Provider",
+			ClusterID: "cloud-frankfurt-a-very-long-cluster-id-0123456789", CAPICluster: "fleet/frankfurt", ManagedBy: "xr-capi-peerer", Role: "Provider",
 			Connection: "Connected", RTT: "38ms", LatencyClass: "best-effort", VirtualNodes: []string{"vk-frankfurt-1", "vk-frankfurt-2"}},
 		{ObjectMeta: goldenMeta("cloud-geneva", "", 90*time.Second, nil), ClusterID: "cloud-geneva", Role: "ConsumerAndProvider",
 			Connection: "Disabled"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -28,10 +29,14 @@ const FieldManager = "kubectl-xr"
 // and xr-webhook.
 type InstallOptions struct {
 	CertManager bool
-	Image       string
-	Output      string
-	Wait        bool
-	Timeout     time.Duration
+	// CAPI adds xr-capi-peerer (manifests/capi); capiGiven says --capi was on the command
+	// line: without it, an installed xr-capi-peerer is kept.
+	CAPI      bool
+	capiGiven bool
+	Image     string
+	Output    string
+	Wait      bool
+	Timeout   time.Duration
 
 	genericiooptions.IOStreams
 	getter genericclioptions.RESTClientGetter
@@ -40,6 +45,8 @@ type InstallOptions struct {
 	// recorded before it (applyset.go), for pruning once everything is applied.
 	applied  []*unstructured.Unstructured
 	recorded []string
+	// capi: this install includes xr-capi-peerer.
+	capi bool
 }
 
 // NewCmdInstall builds `kubectl xr install`.
@@ -54,16 +61,19 @@ func NewCmdInstall(f genericclioptions.RESTClientGetter, streams genericiooption
 			"are the webhook configurations applied, with the serving certificate's CA: until xr-webhook\n" +
 			"answers, nothing waits for it. If it never becomes available, install says why (the pods'\n" +
 			"waiting reason), leaves no webhook configuration without replicas behind it, and exits non-zero.",
-		Example: "  kubectl xr install\n  kubectl xr install --cert-manager\n  kubectl xr install --dry-run=client -o yaml\n" +
+		Example: "  kubectl xr install\n  kubectl xr install --cert-manager\n  kubectl xr install --capi\n  kubectl xr install --dry-run=client -o yaml\n" +
 			"  kubectl xr install --dry-run=server   # the API server judges every object and keeps none",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.capiGiven = cmd.Flags().Changed("capi")
 			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
+	cmd.Flags().BoolVar(&o.CAPI, "capi", false, "also install xr-capi-peerer, which peers Cluster API clusters labelled kubexr.io/peer=true automatically "+
+		"(this cluster must be Cluster API's management cluster); once installed it is kept until --capi=false")
 	cmd.Flags().BoolVar(&o.CertManager, "cert-manager", false, "take certificates from cert-manager instead of xr-webhook's own rotation")
 	cmd.Flags().StringVar(&o.Image, "image", "", "xr-webhook image (default: the one installed if it is not a release's, else "+version.ImageRepository+":<this plugin's version>)")
 	o.dryRun = addDryRun(cmd)
@@ -111,6 +121,52 @@ func (o *InstallOptions) image(installed string) (image, why string, err error) 
 		"pass --image REF (make image builds one into dist/)", version.Version)
 }
 
+// capiWebhookConfiguration is the ValidatingWebhookConfiguration of Cluster API's core
+// provider (clusterctl init names it so).
+const capiWebhookConfiguration = "capi-validating-webhook-configuration"
+
+// withCAPI says whether this install includes xr-capi-peerer: as --capi says, else as
+// the cluster has it (re-running install, e.g. to upgrade, must not prune it). With it,
+// Cluster API must be installed: xr-capi-peerer watches its Clusters.
+func (o *InstallOptions) withCAPI(ctx context.Context) (bool, error) {
+	if o.dryRun.client() {
+		return o.CAPI, nil // a client dry run does not read the cluster
+	}
+	if o.capiGiven && !o.CAPI {
+		return false, nil
+	}
+	if !o.capiGiven {
+		k, err := newKube(o.getter)
+		if err != nil {
+			return false, err
+		}
+		err = k.client.Get(ctx, client.ObjectKey{Namespace: installNamespace, Name: peererName}, &appsv1.Deployment{})
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read the installed xr-capi-peerer: %w", err)
+		}
+		fmt.Fprintln(o.ErrOut, "keeping xr-capi-peerer (--capi=false removes it)")
+	}
+	// Cluster API's CRDs can be present where its controllers do not run (left behind, or
+	// installed for tools); its webhook configuration, which clusterctl init creates with
+	// the core provider, says it runs here.
+	k, err := newKube(o.getter)
+	if err != nil {
+		return false, err
+	}
+	err = k.client.Get(ctx, client.ObjectKey{Name: capiWebhookConfiguration}, &admissionregistrationv1.ValidatingWebhookConfiguration{})
+	if apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("--capi: Cluster API does not run on this cluster (no ValidatingWebhookConfiguration %s, which clusterctl init creates): "+
+			"xr-capi-peerer runs on Cluster API's management cluster; install Cluster API there first", capiWebhookConfiguration)
+	}
+	if err != nil {
+		return false, fmt.Errorf("--capi: look for Cluster API: %w", err)
+	}
+	return true, nil
+}
+
 // installedImage is the image of the deployed xr-webhook, "" if there is none.
 func installedImage(ctx context.Context, c client.Client) (string, error) {
 	dep := &appsv1.Deployment{}
@@ -127,24 +183,34 @@ func installedImage(ctx context.Context, c client.Client) (string, error) {
 	return "", nil
 }
 
-func (o *InstallOptions) objects(image string) ([]*unstructured.Unstructured, error) {
+func (o *InstallOptions) objects(image string, capi bool) ([]*unstructured.Unstructured, error) {
 	name := manifests.Default
 	if o.CertManager {
 		name = manifests.CertManager
 	}
-	return InstallObjects(name, image)
+	return InstallObjects(name, image, capi)
 }
 
 // InstallObjects are the objects install applies, in order, from the embedded manifests
-// name (manifests.Default or manifests.CertManager), with xr-webhook running image. make
-// dist writes them as dist/install.yaml.
-func InstallObjects(name, image string) ([]*unstructured.Unstructured, error) {
+// name (manifests.Default or manifests.CertManager), with capi manifests.CAPI after them,
+// with xr-webhook (and xr-capi-peerer, in the same image) running image. make dist writes
+// them as dist/install.yaml.
+func InstallObjects(name, image string, capi bool) ([]*unstructured.Unstructured, error) {
 	objs, err := manifests.Render(name)
 	if err != nil {
 		return nil, err
 	}
+	if capi {
+		peerer, err := manifests.Render(manifests.CAPI)
+		if err != nil {
+			return nil, err
+		}
+		// Before the webhook configurations, which kubectl's order puts last.
+		rest, configurations := splitConfigurations(objs)
+		objs = append(append(rest, peerer...), configurations...)
+	}
 	for _, obj := range objs {
-		if obj.GetKind() == "Deployment" && obj.GetName() == "xr-webhook" {
+		if obj.GetKind() == "Deployment" && (obj.GetName() == webhookName || obj.GetName() == peererName) {
 			containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
 			containers[0].(map[string]any)["image"] = image
 			if err := unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers"); err != nil {
@@ -174,7 +240,10 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if why != "" {
 		fmt.Fprintln(o.ErrOut, why)
 	}
-	objs, err := o.objects(image)
+	if o.capi, err = o.withCAPI(ctx); err != nil {
+		return err
+	}
+	objs, err := o.objects(image, o.capi)
 	if err != nil {
 		return err
 	}
@@ -275,7 +344,7 @@ func (o *InstallOptions) withServingCA(ctx context.Context, c client.Client, con
 func (o *InstallOptions) waitThenConfigure(ctx context.Context, c client.Client, mapper meta.RESTMapper, configurations []*unstructured.Unstructured) error {
 	start := time.Now()
 	fmt.Fprintln(o.ErrOut, "Waiting for xr-webhook to be available...")
-	if err := waitAvailable(ctx, c, o.Timeout); err != nil {
+	if err := waitAvailable(ctx, c, webhookName, o.Timeout); err != nil {
 		if serving := availableReplicas(ctx, c); serving > 0 {
 			return fmt.Errorf("%w; %d replica(s) of the previous version still serve, their webhook configurations are kept", err, serving)
 		}
@@ -311,6 +380,12 @@ func (o *InstallOptions) waitThenConfigure(ctx context.Context, c client.Client,
 		return err
 	}
 	fmt.Fprintln(o.Out, "xr-webhook is available")
+	if o.capi {
+		if err := waitAvailable(ctx, c, peererName, max(o.Timeout-time.Since(start), 10*time.Second)); err != nil {
+			return fmt.Errorf("%w (xr-webhook is installed and available; run install again once it is mended)", err)
+		}
+		fmt.Fprintln(o.Out, "xr-capi-peerer is available")
+	}
 	return nil
 }
 

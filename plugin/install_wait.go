@@ -27,7 +27,13 @@ const (
 	certSecret       = "xr-webhook-tls"
 )
 
-var webhookPods = client.MatchingLabels{"app.kubernetes.io/name": webhookName}
+// peererName is xr-capi-peerer's Deployment (install --capi).
+const peererName = "xr-capi-peerer"
+
+// podsOf selects the pods of the Deployment name (they carry app.kubernetes.io/name).
+func podsOf(name string) client.MatchingLabels {
+	return client.MatchingLabels{"app.kubernetes.io/name": name}
+}
 
 // isWebhookConfiguration: the objects that make the API server call xr-webhook, which
 // install applies only once something answers.
@@ -48,15 +54,16 @@ func splitConfigurations(objs []*unstructured.Unstructured) (rest, configuration
 	return rest, configurations
 }
 
-// waitAvailable waits until kstatus calls xr-webhook's Deployment Current (every replica
-// updated and available). On timeout it says why, from the pods: the reason a container
-// waits (ErrImagePull, CrashLoopBackOff, ...) or why a pod is not scheduled.
-func waitAvailable(ctx context.Context, c client.Client, timeout time.Duration) error {
+// waitAvailable waits until kstatus calls the Deployment name (xr-webhook, xr-capi-peerer)
+// Current (every replica updated and available). On timeout it says why, from the pods:
+// the reason a container waits (ErrImagePull, CrashLoopBackOff, ...) or why a pod is not
+// scheduled.
+func waitAvailable(ctx context.Context, c client.Client, name string, timeout time.Duration) error {
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		dep := &unstructured.Unstructured{}
 		dep.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
-		if err := c.Get(ctx, client.ObjectKey{Namespace: installNamespace, Name: webhookName}, dep); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: installNamespace, Name: name}, dep); err != nil {
 			last = err.Error()
 			return false, client.IgnoreNotFound(err)
 		}
@@ -70,17 +77,17 @@ func waitAvailable(ctx context.Context, c client.Client, timeout time.Duration) 
 	if err == nil {
 		return nil
 	}
-	why := podTrouble(context.WithoutCancel(ctx), c)
+	why := podTrouble(context.WithoutCancel(ctx), c, name)
 	if why == "" {
 		why = last
 	}
-	return fmt.Errorf("xr-webhook not available after %s: %s (kubectl -n %s describe deploy/%s)", timeout, why, installNamespace, webhookName)
+	return fmt.Errorf("%s not available after %s: %s (kubectl -n %s describe deploy/%s)", name, timeout, why, installNamespace, name)
 }
 
-// podTrouble says, in one line, what keeps xr-webhook's pods from being ready.
-func podTrouble(ctx context.Context, c client.Client) string {
+// podTrouble says, in one line, what keeps the Deployment name's pods from being ready.
+func podTrouble(ctx context.Context, c client.Client, name string) string {
 	var pods corev1.PodList
-	if err := c.List(ctx, &pods, client.InNamespace(installNamespace), webhookPods); err != nil {
+	if err := c.List(ctx, &pods, client.InNamespace(installNamespace), podsOf(name)); err != nil {
 		return ""
 	}
 	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })

@@ -5,19 +5,17 @@ import (
 	"io"
 
 	"github.com/liqotech/liqo/pkg/liqoctl/factory"
-	"github.com/liqotech/liqo/pkg/liqoctl/output"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubexr/kubectl-xr/internal/peering"
 )
 
 // defaultLiqoNamespace is where Liqo's chart installs it.
-const defaultLiqoNamespace = "liqo"
+const defaultLiqoNamespace = peering.DefaultLiqoNamespace
 
 // globalFlags are the flags of every command: kubectl's, and liqoctl's --liqo-namespace/-l
 // for the commands that read or write Liqo's objects. It is the RESTClientGetter every
@@ -42,37 +40,11 @@ func liqoNamespaceOf(getter genericclioptions.RESTClientGetter) string {
 	return defaultLiqoNamespace
 }
 
-// liqoFactory builds the factory Liqo's liqoctl code runs with, from a REST config
-// (from the kubeconfig flags, or from a Cluster API kubeconfig held in memory), so the
-// plugin reuses Liqo's peering and offloading code rather than re-implementing it.
-// liqoNamespace is where Liqo runs in that cluster. Liqo's messages go to errOut (its
-// spinners to stderr).
+// liqoFactory is peering.Factory with the plugin's scheme: Liqo's liqoctl code, run with
+// a REST config from the kubeconfig flags or from a Cluster API kubeconfig held in memory.
+// Liqo's messages go to errOut (its spinners to stderr).
 func liqoFactory(cfg *rest.Config, liqoNamespace string, remote bool, errOut io.Writer) (*factory.Factory, error) {
-	f := factory.NewForLocal()
-	newPrinter := output.NewLocalPrinter
-	if remote {
-		f = factory.NewForRemote()
-		newPrinter = output.NewRemotePrinter
-	}
-	f.Printer = newPrinter(true, false)
-	f.PrinterGlobal = output.NewGlobalPrinter(true, false)
-	for _, p := range []*output.Printer{f.Printer, f.PrinterGlobal} {
-		p.Info.Writer, p.Success.Writer, p.Warning.Writer, p.Error.Writer = errOut, errOut, errOut, errOut
-	}
-	f.LiqoNamespace = liqoNamespace
-	f.SkipConfirm = true
-	var err error
-	f.RESTConfig = rest.CopyConfig(cfg)
-	if f.KubeClient, err = kubernetes.NewForConfig(f.RESTConfig); err != nil {
-		return nil, fmt.Errorf("liqo clients: %w", err)
-	}
-	if f.DynClient, err = dynamic.NewForConfig(f.RESTConfig); err != nil {
-		return nil, fmt.Errorf("liqo clients: %w", err)
-	}
-	if f.CRClient, err = client.New(f.RESTConfig, client.Options{Scheme: newScheme()}); err != nil {
-		return nil, fmt.Errorf("liqo clients: %w", err)
-	}
-	return f, nil
+	return peering.Factory(cfg, newScheme(), liqoNamespace, remote, errOut)
 }
 
 // localLiqoFactory is liqoFactory for the current context.

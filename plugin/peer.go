@@ -6,26 +6,21 @@ import (
 	"fmt"
 	"time"
 
-	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
-	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
 	nwforge "github.com/liqotech/liqo/pkg/liqo-controller-manager/networking/forge"
-	"github.com/liqotech/liqo/pkg/liqoctl/peer"
-	liqoutils "github.com/liqotech/liqo/pkg/utils"
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kubexr/kubectl-xr/policy"
+	"github.com/kubexr/kubectl-xr/internal/peering"
 )
 
 // AnnotationCAPICluster on a Liqo ForeignCluster records the Cluster API cluster
 // (namespace/name) it was peered from.
-const AnnotationCAPICluster = "kubexr.io/capi-cluster"
+const AnnotationCAPICluster = peering.AnnotationCAPICluster
 
 // NewCmdPeer builds `kubectl xr peer` with add, list and remove.
 func NewCmdPeer(f genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
@@ -180,7 +175,7 @@ func (o *PeerAddOptions) providers(ctx context.Context) ([]provider, error) {
 			}
 			return nil, fmt.Errorf("get Cluster API cluster %s: %w", key, err)
 		}
-		if why := capiClusterReady(&c); why != "" {
+		if why := peering.ClusterReady(&c); why != "" {
 			return nil, fmt.Errorf("Cluster API cluster %s is not ready to peer: %s", key, why)
 		}
 		clusters = append(clusters, c)
@@ -200,7 +195,7 @@ func (o *PeerAddOptions) providers(ctx context.Context) ([]provider, error) {
 			return nil, fmt.Errorf("no Cluster API cluster%s matches %q (use -n NAMESPACE, or -A for every namespace)", in, o.CAPISelector)
 		}
 		for i := range all {
-			if why := capiClusterReady(&all[i]); why != "" {
+			if why := peering.ClusterReady(&all[i]); why != "" {
 				fmt.Fprintf(o.ErrOut, "Skipping Cluster API cluster %s/%s: %s\n", all[i].Namespace, all[i].Name, why)
 				continue
 			}
@@ -210,7 +205,7 @@ func (o *PeerAddOptions) providers(ctx context.Context) ([]provider, error) {
 	var out []provider
 	for i := range clusters {
 		key := client.ObjectKeyFromObject(&clusters[i])
-		cfg, err := capiRESTConfig(ctx, mgmt, key)
+		cfg, err := peering.ClusterRESTConfig(ctx, mgmt, key)
 		if err != nil {
 			return nil, err
 		}
@@ -251,75 +246,28 @@ func (o *PeerAddOptions) remoteLiqoNamespace() string {
 }
 
 func (o *PeerAddOptions) peerOne(ctx context.Context, localCfg *rest.Config, p provider) error {
-	local, err := liqoFactory(localCfg, liqoNamespaceOf(o.getter), false, o.ErrOut)
+	pr := &peering.Peering{Local: localCfg, Remote: p.cfg, Scheme: newScheme(), Options: peering.Options{
+		LiqoNamespace: liqoNamespaceOf(o.getter), RemoteLiqoNamespace: o.RemoteLiqoNamespace,
+		NetworkingDisabled: o.NetworkingDisabled, GatewayServiceType: o.GatewayServiceType, GatewayServicePort: o.GatewayServicePort,
+		CPU: o.CPU, Memory: o.Memory, Pods: o.Pods, Timeout: o.Timeout, Log: o.ErrOut}}
+	id, err := pr.RemoteClusterID(ctx)
 	if err != nil {
 		return err
 	}
-	remote, err := liqoFactory(p.cfg, o.remoteLiqoNamespace(), true, o.ErrOut)
-	if err != nil {
-		return err
-	}
-	id, err := liqoutils.GetClusterIDWithControllerClient(ctx, remote.CRClient, remote.LiqoNamespace)
-	if err != nil {
-		return fmt.Errorf("read the provider's Liqo cluster id (is Liqo installed there?): %w", err)
-	}
-	if peered, err := o.alreadyPeered(ctx, id); err != nil {
+	if peered, err := peering.AlreadyPeered(ctx, o.kube.client, id); err != nil {
 		return err
 	} else if peered {
 		fmt.Fprintf(o.Out, "%s (%s) already peered, skipped\n", id, p.name)
 		return nil
 	}
 	fmt.Fprintf(o.ErrOut, "Peering with %s (%s)\n", id, p.name)
-	opts := peer.NewOptions(local)
-	opts.RemoteFactory = remote
-	opts.Timeout = o.Timeout
-	opts.NetworkingDisabled = o.NetworkingDisabled
-	if err := opts.ServerServiceType.Set(o.GatewayServiceType); err != nil {
-		return fmt.Errorf("--gw-server-service-type: %w", err)
-	}
-	opts.ServerServicePort = o.GatewayServicePort
-	opts.MTU = nwforge.DefaultMTU
-	opts.CreateResourceSlice, opts.ResourceSliceClass, opts.CreateVirtualNode = true, "default", true
-	opts.CPU, opts.Memory, opts.Pods = o.CPU, o.Memory, o.Pods
-	if err := opts.RunPeer(ctx); err != nil {
-		return err
-	}
+	var record map[string]string
 	if p.capi != "" {
-		if err := o.recordCAPI(ctx, id, p.capi); err != nil {
-			return err
-		}
+		record = map[string]string{AnnotationCAPICluster: p.capi}
+	}
+	if _, err := pr.Peer(ctx, id, record); err != nil {
+		return err
 	}
 	fmt.Fprintf(o.Out, "%s peered (%s)\n", id, p.name)
 	return nil
-}
-
-// alreadyPeered: a ForeignCluster for id exists and Liqo has created its VirtualNode.
-func (o *PeerAddOptions) alreadyPeered(ctx context.Context, id liqov1beta1.ClusterID) (bool, error) {
-	fc := &liqov1beta1.ForeignCluster{}
-	if err := o.kube.client.Get(ctx, client.ObjectKey{Name: string(id)}, fc); err != nil {
-		return false, client.IgnoreNotFound(err)
-	}
-	var vns offloadingv1beta1.VirtualNodeList
-	if err := o.kube.client.List(ctx, &vns, client.MatchingLabels{policy.LiqoRemoteClusterIDLabel: string(id)}); err != nil {
-		return false, fmt.Errorf("list VirtualNodes: %w", err)
-	}
-	return len(vns.Items) > 0, nil
-}
-
-// recordCAPI annotates the ForeignCluster (which Liqo creates) with its Cluster API origin.
-func (o *PeerAddOptions) recordCAPI(ctx context.Context, id liqov1beta1.ClusterID, ref string) error {
-	fc := &liqov1beta1.ForeignCluster{}
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		err := o.kube.client.Get(ctx, client.ObjectKey{Name: string(id)}, fc)
-		return err == nil, client.IgnoreNotFound(err)
-	})
-	if err != nil {
-		return fmt.Errorf("find the ForeignCluster of %s: %w", id, err)
-	}
-	patch := client.MergeFrom(fc.DeepCopy())
-	if fc.Annotations == nil {
-		fc.Annotations = map[string]string{}
-	}
-	fc.Annotations[AnnotationCAPICluster] = ref
-	return client.IgnoreNotFound(o.kube.client.Patch(ctx, fc, patch))
 }

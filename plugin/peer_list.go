@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
+	"github.com/kubexr/kubectl-xr/internal/peering"
 	"github.com/kubexr/kubectl-xr/internal/xrkube"
 	"github.com/kubexr/kubectl-xr/policy"
 )
@@ -86,12 +87,12 @@ func peerTable(peers []outputv1.Peer, now time.Time) *metav1.Table {
 	for i := range peers {
 		p := &peers[i]
 		rows = append(rows, []any{p.ClusterID, orDash(p.CAPICluster), p.Connection, orDash(p.RTT), orDash(p.LatencyClass),
-			orDash(strings.Join(p.VirtualNodes, ",")), orDash(strings.Join(p.OffloadedNamespaces, ",")), p.Role,
+			orDash(strings.Join(p.VirtualNodes, ",")), orDash(strings.Join(p.OffloadedNamespaces, ",")), p.Role, orDash(p.ManagedBy),
 			duration.HumanDuration(now.Sub(p.CreationTimestamp.Time))})
 		objects = append(objects, p)
 	}
 	return newTable([]column{{name: "CLUSTER ID"}, {name: "CAPI CLUSTER"}, {name: "CONNECTION"}, {name: "RTT"},
-		{name: "CLASS"}, {name: "VIRTUAL NODES"}, {name: "NAMESPACES"}, {name: "ROLE", wide: true}, {name: "AGE"}}, rows, objects)
+		{name: "CLASS"}, {name: "VIRTUAL NODES"}, {name: "NAMESPACES"}, {name: "ROLE", wide: true}, {name: "MANAGED BY", wide: true}, {name: "AGE"}}, rows, objects)
 }
 
 // listPeers reads Liqo's ForeignClusters, Connections, virtual nodes (with the class and
@@ -136,7 +137,7 @@ func listPeers(ctx context.Context, c client.Client) ([]outputv1.Peer, error) {
 	for _, fc := range fcs.Items {
 		id := string(fc.Spec.ClusterID)
 		p := outputv1.Peer{ObjectMeta: metav1.ObjectMeta{Name: id, CreationTimestamp: fc.CreationTimestamp, Labels: fc.Labels},
-			ClusterID: id, CAPICluster: fc.Annotations[AnnotationCAPICluster], Role: string(fc.Status.Role),
+			ClusterID: id, CAPICluster: fc.Annotations[AnnotationCAPICluster], ManagedBy: fc.Annotations[peering.AnnotationManagedBy], Role: string(fc.Status.Role),
 			Connection: "Disabled", VirtualNodes: []string{}, OffloadedNamespaces: []string{}}
 		if fc.Status.Modules.Networking.Enabled {
 			p.Connection = "NoConnection"
@@ -259,5 +260,5 @@ func (o *PeerRemoveOptions) remoteConfig(ctx context.Context, fc *liqov1beta1.Fo
 	if err != nil {
 		return nil, err
 	}
-	return capiRESTConfig(ctx, mgmt, key)
+	return peering.ClusterRESTConfig(ctx, mgmt, key)
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,10 +19,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/kubexr/kubectl-xr/internal/serving"
 	"github.com/kubexr/kubectl-xr/internal/version"
 	"github.com/kubexr/kubectl-xr/webhook"
 )
@@ -75,10 +73,10 @@ func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 	if o.movesPerMinute < 1 {
 		return o, fmt.Errorf("--max-moves-per-minute %d: must be at least 1 (use kubexr.io/move: never to stop moves)", o.movesPerMinute)
 	}
-	if !o.metricsSecure && o.metricsAddr != "0" && !loopback(o.metricsAddr) {
+	if !o.metricsSecure && o.metricsAddr != "0" && !serving.Loopback(o.metricsAddr) {
 		return o, fmt.Errorf("--metrics-secure=false with --metrics-bind-address %q: plain-HTTP metrics must be bound to 127.0.0.1, ::1 or localhost (or use --metrics-secure)", o.metricsAddr)
 	}
-	if o.pprofAddr != "0" && !loopback(o.pprofAddr) {
+	if o.pprofAddr != "0" && !serving.Loopback(o.pprofAddr) {
 		return o, fmt.Errorf("--pprof-bind-address %q: profiles are served without authentication, so only on 127.0.0.1, ::1 or localhost (\"0\" disables)", o.pprofAddr)
 	}
 	if o.drain < 0 || o.drain > time.Minute {
@@ -88,30 +86,6 @@ func parseFlags(args []string, zapOpts *zap.Options) (options, error) {
 		return o, errors.New("--namespace (or the POD_NAMESPACE env) is required with --leader-elect or --cert-rotation")
 	}
 	return o, nil
-}
-
-// metricsOptions serve /metrics over HTTPS behind controller-runtime's authentication
-// and authorization filter (TokenReview, then SubjectAccessReview for get on /metrics),
-// with a self-signed certificate, or as plain HTTP on loopback only.
-func metricsOptions(o options) metricsserver.Options {
-	if !o.metricsSecure {
-		return metricsserver.Options{BindAddress: o.metricsAddr}
-	}
-	return metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: true,
-		FilterProvider: filters.WithAuthenticationAndAuthorization, TLSOpts: webhook.TLSOptions()}
-}
-
-// loopback says whether addr (host:port) binds to the loopback interface only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func main() {
@@ -145,7 +119,7 @@ func run(ctx context.Context, o options) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 webhook.NewScheme(),
 		Cache:                  webhook.CacheOptions(),
-		Metrics:                metricsOptions(o),
+		Metrics:                serving.MetricsOptions(o.metricsAddr, o.metricsSecure),
 		HealthProbeBindAddress: o.probeAddr,
 		PprofBindAddress:       o.pprofAddr,
 		// No manager-wide election: controller-runtime exits the process when the lease is

@@ -87,6 +87,10 @@ func TestTheImageRunsUnderContainerdAndRunc(t *testing.T) {
 		out != "xr-webhook v0.0.0-ctr\n" {
 		t.Errorf("ctr run %s /xr-webhook --version: %v\n%q", ref, err, out)
 	}
+	if out, err := ctr("run", "--rm", "--snapshotter", "native", ref, "xr-peerer-version", "/xr-capi-peerer", "--version"); err != nil ||
+		out != "xr-capi-peerer v0.0.0-ctr\n" {
+		t.Errorf("ctr run %s /xr-capi-peerer --version: %v\n%q", ref, err, out)
+	}
 	if out, err := ctr("containers", "create", "--snapshotter", "native", ref, "xr-user"); err != nil {
 		t.Fatalf("ctr containers create: %v\n%s", err, out)
 	}

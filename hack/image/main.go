@@ -1,5 +1,6 @@
 // Command image builds xr-webhook's container image without Docker or a registry: it
-// cross-builds the static binary for each platform, assembles an OCI image index with
+// cross-builds the static binaries (xr-webhook, and xr-capi-peerer next to it) for each
+// platform, assembles an OCI image index with
 // internal/ociimage, writes dist/xr-webhook_<version>.oci.tar (an OCI layout, for
 // `ctr images import`) and one docker-archive per platform (for `docker load` and
 // `kind load image-archive`), and with -push uploads the index to a registry.
@@ -86,14 +87,19 @@ func (o options) build() (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(binDir)
-	opts := ociimage.Options{Binaries: map[string]string{}, Version: o.version, Revision: o.revision,
-		Source: o.source, Created: time.Unix(o.created, 0).UTC()}
+	opts := ociimage.Options{Binaries: map[string]string{}, Peerers: map[string]string{}, Version: o.version,
+		Revision: o.revision, Source: o.source, Created: time.Unix(o.created, 0).UTC()}
 	for _, platform := range strings.Split(o.platforms, ",") {
-		bin := filepath.Join(binDir, strings.ReplaceAll(platform, "/", "_"))
-		if err := goBuild(o.root, platform, o.version, bin); err != nil {
+		bin := filepath.Join(binDir, "xr-webhook_"+strings.ReplaceAll(platform, "/", "_"))
+		if err := goBuild(o.root, "xr-webhook", platform, o.version, bin); err != nil {
 			return "", err
 		}
 		opts.Binaries[platform] = bin
+		peerer := filepath.Join(binDir, "xr-capi-peerer_"+strings.ReplaceAll(platform, "/", "_"))
+		if err := goBuild(o.root, "xr-capi-peerer", platform, o.version, peerer); err != nil {
+			return "", err
+		}
+		opts.Peerers[platform] = peerer
 	}
 	idx, err := ociimage.Build(opts)
 	if err != nil {
@@ -124,21 +130,22 @@ func (o options) build() (string, error) {
 	return fmt.Sprintf("%s@%s", ref, digest), nil
 }
 
-// goBuild cross-builds a static xr-webhook for platform: no cgo, no paths or build ids
-// that differ between machines, the version stamped in as make build does.
-func goBuild(root, platform, version, out string) error {
+// goBuild cross-builds the static command cmd (xr-webhook, xr-capi-peerer) for platform:
+// no cgo, no paths or build ids that differ between machines, the version stamped in as
+// make build does.
+func goBuild(root, cmdName, platform, version, out string) error {
 	goos, goarch, ok := strings.Cut(platform, "/")
 	if !ok || goos != "linux" {
 		return fmt.Errorf("platform %q is not linux/ARCH", platform)
 	}
 	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
 		"-ldflags", "-s -w -buildid= -X github.com/kubexr/kubectl-xr/internal/version.Version="+version,
-		"-o", out, "./cmd/xr-webhook")
+		"-o", out, "./cmd/"+cmdName)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build xr-webhook for %s: %w", platform, err)
+		return fmt.Errorf("go build %s for %s: %w", cmdName, platform, err)
 	}
 	return nil
 }

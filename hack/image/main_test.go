@@ -47,7 +47,7 @@ func TestSameCommitSameDigestAndTheBinaryRuns(t *testing.T) {
 		}
 		archives = append(archives, data)
 		if i == 0 {
-			runTheBinary(t, filepath.Join(o.out, "xr-webhook_v0.0.0-repro_"+strings.ReplaceAll(platform, "/", "_")+".docker.tar"))
+			runTheBinaries(t, filepath.Join(o.out, "xr-webhook_v0.0.0-repro_"+strings.ReplaceAll(platform, "/", "_")+".docker.tar"))
 		}
 	}
 	if digests[0] != digests[1] || !strings.HasPrefix(digests[0], "ghcr.io/kubexr/xr-webhook:v0.0.0-repro@sha256:") {
@@ -70,9 +70,10 @@ func TestSameCommitSameDigestAndTheBinaryRuns(t *testing.T) {
 	}
 }
 
-// runTheBinary takes /xr-webhook out of a docker archive and runs it: a static binary
-// that starts with nothing else around it and knows its version.
-func runTheBinary(t *testing.T, archive string) {
+// runTheBinaries takes /xr-capi-peerer and /xr-webhook (the only files) out of a docker
+// archive and runs each: static binaries that start with nothing else around them and
+// know their version.
+func runTheBinaries(t *testing.T, archive string) {
 	t.Helper()
 	img, err := tarball.ImageFromPath(archive, nil)
 	if err != nil {
@@ -88,25 +89,36 @@ func runTheBinary(t *testing.T, archive string) {
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	if hdr, err := tr.Next(); err != nil || hdr.Name != "xr-webhook" {
-		t.Fatalf("first layer entry %v (%v), want xr-webhook", hdr, err)
+	var names []string
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, hdr.Name)
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(t.TempDir(), hdr.Name)
+		if err := os.WriteFile(bin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// An empty environment and no working files: what the image gives it.
+		cmd := exec.Command(bin, "--version")
+		cmd.Env, cmd.Dir = []string{}, "/"
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != hdr.Name+" v0.0.0-repro\n" {
+			t.Errorf("%s --version from the image: %v\n%s", hdr.Name, err, out)
+		}
+		if bytes.Contains(data, []byte("/work/")) || bytes.Contains(data, []byte(os.Getenv("HOME")+"/go/pkg/mod")) {
+			t.Errorf("%s holds build paths (-trimpath missing): not reproducible elsewhere", hdr.Name)
+		}
 	}
-	bin := filepath.Join(t.TempDir(), "xr-webhook")
-	data, err := io.ReadAll(tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// An empty environment and no working files: what the image gives it.
-	cmd := exec.Command(bin, "--version")
-	cmd.Env, cmd.Dir = []string{}, "/"
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "v0.0.0-repro") {
-		t.Errorf("xr-webhook --version from the image: %v\n%s", err, out)
-	}
-	if bytes.Contains(data, []byte("/work/")) || bytes.Contains(data, []byte(os.Getenv("HOME")+"/go/pkg/mod")) {
-		t.Errorf("the binary holds build paths (-trimpath missing): not reproducible elsewhere")
+	if strings.Join(names, " ") != "xr-capi-peerer xr-webhook" {
+		t.Errorf("the image's files: %v, want xr-capi-peerer and xr-webhook only", names)
 	}
 }

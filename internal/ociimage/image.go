@@ -28,8 +28,11 @@ import (
 const (
 	// User is the image's user: distroless's "nonroot", no entry in /etc/passwd needed.
 	User = "65532:65532"
-	// Entrypoint is where the binary lands; the image holds nothing else (no shell).
+	// Entrypoint is where the binary lands; the image holds nothing else (no shell) but
+	// PeererPath.
 	Entrypoint = "/xr-webhook"
+	// PeererPath is where xr-capi-peerer lands, for manifests/capi's Deployment (command).
+	PeererPath = "/xr-capi-peerer"
 	// Repository is where released images are published.
 	Repository = version.ImageRepository
 )
@@ -38,6 +41,9 @@ const (
 type Options struct {
 	// Binaries maps a platform ("linux/amd64") to its static xr-webhook binary.
 	Binaries map[string]string
+	// Peerers maps a platform to its static xr-capi-peerer binary, which the image holds
+	// next to xr-webhook (one image to publish and pull); optional.
+	Peerers map[string]string
 	// Version is the image's tag and its org.opencontainers.image.version label.
 	Version string
 	// Revision is the source commit (org.opencontainers.image.revision).
@@ -98,7 +104,7 @@ func Build(o Options) (v1.ImageIndex, error) {
 	idx = mutate.IndexMediaType(idx, types.OCIImageIndex)
 	for _, p := range platforms {
 		platform, _ := v1.ParsePlatform(p)
-		img, err := o.image(o.Binaries[p], *platform)
+		img, err := o.image(o.Binaries[p], o.Peerers[p], *platform)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
@@ -108,12 +114,21 @@ func Build(o Options) (v1.ImageIndex, error) {
 	return idx, nil
 }
 
-func (o Options) image(binary string, platform v1.Platform) (v1.Image, error) {
+func (o Options) image(binary, peerer string, platform v1.Platform) (v1.Image, error) {
+	files := map[string][]byte{}
 	data, err := os.ReadFile(binary)
 	if err != nil {
 		return nil, err
 	}
-	layerTar, err := binaryLayer(data, o.Created)
+	files[Entrypoint] = data
+	copied := "COPY xr-webhook " + Entrypoint
+	if peerer != "" {
+		if files[PeererPath], err = os.ReadFile(peerer); err != nil {
+			return nil, err
+		}
+		copied = "COPY xr-webhook xr-capi-peerer /"
+	}
+	layerTar, err := binaryLayer(files, o.Created)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +142,7 @@ func (o Options) image(binary string, platform v1.Platform) (v1.Image, error) {
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	created := v1.Time{Time: o.Created.UTC()}
 	img, err = mutate.Append(img, mutate.Addendum{Layer: layer, MediaType: types.OCILayer,
-		History: v1.History{Created: created, CreatedBy: "kubectl-xr hack/image: COPY xr-webhook " + Entrypoint}})
+		History: v1.History{Created: created, CreatedBy: "kubectl-xr hack/image: " + copied}})
 	if err != nil {
 		return nil, err
 	}
@@ -146,18 +161,25 @@ func (o Options) image(binary string, platform v1.Platform) (v1.Image, error) {
 	return mutate.ConfigFile(img, cfg)
 }
 
-// binaryLayer is a tar holding only the binary, owned by root and executable by all,
-// with every time set to created.
-func binaryLayer(binary []byte, created time.Time) ([]byte, error) {
+// binaryLayer is a tar holding only the binaries (path → content), in path order, owned
+// by root and executable by all, with every time set to created.
+func binaryLayer(binaries map[string][]byte, created time.Time) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(Entrypoint, "/"), Mode: 0o755,
-		Size: int64(len(binary)), ModTime: created.UTC()}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return nil, err
+	paths := make([]string, 0, len(binaries))
+	for p := range binaries {
+		paths = append(paths, p)
 	}
-	if _, err := tw.Write(binary); err != nil {
-		return nil, err
+	sort.Strings(paths)
+	for _, p := range paths {
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(p, "/"), Mode: 0o755,
+			Size: int64(len(binaries[p])), ModTime: created.UTC()}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(binaries[p]); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err

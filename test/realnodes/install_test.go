@@ -24,6 +24,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -61,6 +62,31 @@ func buildImage(t *testing.T) string {
 	return filepath.Join(out, "xr-webhook_"+imageVersion+".oci.tar")
 }
 
+// assertPeererLeads: xr-capi-peerer runs as a Pod of the image, as its ServiceAccount, on
+// a real node, and holds its leader lease (it started its controller with that
+// ServiceAccount's rights).
+func assertPeererLeads(t *testing.T, consumer *sandbox.Cluster) {
+	t.Helper()
+	var pods corev1.PodList
+	if err := consumer.Client.List(context.Background(), &pods, client.InNamespace("kubexr-system"),
+		client.MatchingLabels{"app.kubernetes.io/name": "xr-capi-peerer"}); err != nil {
+		t.Fatal(err)
+	}
+	pods.Items = slices.DeleteFunc(pods.Items, func(p corev1.Pod) bool { return p.DeletionTimestamp != nil })
+	if len(pods.Items) != 1 || pods.Items[0].Spec.ServiceAccountName != "xr-capi-peerer" ||
+		pods.Items[0].Spec.Containers[0].Image != image || !slices.Contains(consumer.RealNodeNames(), pods.Items[0].Spec.NodeName) {
+		t.Fatalf("xr-capi-peerer pods: %d, want one of %s as xr-capi-peerer on a real node", len(pods.Items), image)
+	}
+	sandbox.Eventually(t, "xr-capi-peerer's leader lease held by its pod", waitFor, func() (bool, string) {
+		lease := &coordinationv1.Lease{}
+		if err := consumer.Client.Get(context.Background(), client.ObjectKey{Namespace: "kubexr-system", Name: "xr-capi-peerer.kubexr.io"}, lease); err != nil {
+			return false, err.Error()
+		}
+		holder := ptr.Deref(lease.Spec.HolderIdentity, "")
+		return strings.HasPrefix(holder, pods.Items[0].Name+"_"), "held by " + holder
+	})
+}
+
 func xr(t *testing.T, kubeconfig string, args ...string) string {
 	t.Helper()
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
@@ -78,7 +104,7 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 	archive := buildImage(t)
 	sb := sandbox.NewForTest(t)
 	clusters, err := sb.StartClusters(ctx,
-		sandbox.ClusterOptions{Name: "consumer", Liqo: true, RealNodes: 2, Images: []string{archive}},
+		sandbox.ClusterOptions{Name: "consumer", Liqo: true, RealNodes: 2, Images: []string{archive}, ClusterAPI: true},
 		sandbox.ClusterOptions{Name: "cloud-geneva", Liqo: true, Kwok: true})
 	if err != nil {
 		t.Fatal(err)
@@ -115,13 +141,15 @@ func TestInstallOnRealNodesServesAndPlaces(t *testing.T) {
 		}
 	})
 
-	// The image make image built: install (over the failed one) succeeds.
+	// The image make image built: install (over the failed one) succeeds, with
+	// xr-capi-peerer (the consumer is Cluster API's management cluster too).
 	start := time.Now()
-	out := xr(t, kc, "install", "--image", image, "--timeout", "3m")
-	t.Logf("kubectl xr install --image %s: %s", image, time.Since(start).Round(time.Millisecond))
-	if !strings.Contains(out, "xr-webhook is available") {
-		t.Fatalf("install did not report xr-webhook available:\n%s", out)
+	out := xr(t, kc, "install", "--capi", "--image", image, "--timeout", "3m")
+	t.Logf("kubectl xr install --capi --image %s: %s", image, time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(out, "xr-webhook is available") || !strings.Contains(out, "xr-capi-peerer is available") {
+		t.Fatalf("install did not report xr-webhook and xr-capi-peerer available:\n%s", out)
 	}
+	assertPeererLeads(t, consumer)
 	realNodes := map[string]bool{}
 	for _, n := range consumer.RealNodeNames() {
 		realNodes[n] = true

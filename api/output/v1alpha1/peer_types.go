@@ -17,6 +17,9 @@ type Peer struct {
 	ClusterID string `json:"clusterID"`
 	// CAPICluster is the Cluster API cluster it was peered from, NAMESPACE/NAME.
 	CAPICluster string `json:"capiCluster,omitempty"`
+	// ManagedBy names the controller that peered it from its Cluster API cluster and will
+	// unpeer it (xr-capi-peerer); empty when it was peered by hand.
+	ManagedBy string `json:"managedBy,omitempty"`
 	// Role is Liqo's role of the peer: Provider, Consumer or ConsumerAndProvider.
 	Role string `json:"role"`
 	// Connection is Liqo's Connection status (Connected, Connecting, Error), or
