@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -106,4 +107,20 @@ func TestInstallCAPIAddsKeepsAndRemovesXRCAPIPeerer(t *testing.T) {
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("xr-capi-peerer's ClusterRole after install --capi=false: %v, want it pruned", err)
 	}
+}
+
+// TestPeerRemoveLeavesManagedPeersToXRCAPIPeerer: a peer xr-capi-peerer manages would be
+// peered again while its Cluster is selected: peer remove says what to do instead.
+func TestPeerRemoveLeavesManagedPeersToXRCAPIPeerer(t *testing.T) {
+	ctx := context.Background()
+	fc := &liqov1beta1.ForeignCluster{ObjectMeta: metav1.ObjectMeta{Name: "managed-edge", Annotations: map[string]string{
+		plugin.AnnotationCAPICluster: "fleet/managed-edge", "kubexr.io/managed-by": "xr-capi-peerer"}},
+		Spec: liqov1beta1.ForeignClusterSpec{ClusterID: "managed-edge"}}
+	if err := env.c.Client.Create(ctx, fc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.c.Client.Delete(ctx, fc) })
+	oneLineError(t, "managed-edge is peered by xr-capi-peerer from Cluster API cluster fleet/managed-edge, which would peer it again: "+
+		"remove the label that selects the Cluster (by default: kubectl label cluster -n fleet managed-edge kubexr.io/peer-) or delete the Cluster",
+		"peer", "remove", "managed-edge")
 }

@@ -222,6 +222,12 @@ func (o *PeerRemoveOptions) Run(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("get ForeignCluster %s: %w", id, err)
 	}
+	if by := fc.Annotations[peering.AnnotationManagedBy]; by != "" {
+		ref := fc.Annotations[AnnotationCAPICluster]
+		ns, name, _ := strings.Cut(ref, "/")
+		return fmt.Errorf("%s is peered by %s from Cluster API cluster %s, which would peer it again: remove the label that selects the Cluster "+
+			"(by default: kubectl label cluster -n %s %s kubexr.io/peer-) or delete the Cluster, and it is unpeered", id, by, ref, ns, name)
+	}
 	remoteCfg, err := o.remoteConfig(ctx, fc)
 	if err != nil {
 		return err

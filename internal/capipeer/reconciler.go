@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -256,11 +257,22 @@ func (r *Reconciler) peering(remote *rest.Config, o peering.Options) *peering.Pe
 }
 
 // patchMeta changes the Cluster's metadata with a merge patch that fails on a conflict
-// (finalizers are a list: another writer's change must not be overwritten).
+// (finalizers are a list: another writer's change must not be overwritten); on a conflict
+// (Cluster API writes the Cluster often) it reads the Cluster again and retries.
 func (r *Reconciler) patchMeta(ctx context.Context, c *clusterv1.Cluster, change func()) error {
-	patch := client.MergeFromWithOptions(c.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	change()
-	if err := r.Client.Patch(ctx, c, patch); err != nil {
+	first := true
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			if err := r.Client.Get(ctx, client.ObjectKeyFromObject(c), c); err != nil {
+				return err
+			}
+		}
+		first = false
+		patch := client.MergeFromWithOptions(c.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		change()
+		return r.Client.Patch(ctx, c, patch)
+	})
+	if err != nil {
 		return fmt.Errorf("update Cluster %s: %w", client.ObjectKeyFromObject(c), err)
 	}
 	return nil

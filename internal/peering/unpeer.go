@@ -12,6 +12,7 @@ import (
 	liqoutils "github.com/liqotech/liqo/pkg/utils"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,8 +27,11 @@ import (
 // this consumer, gateways and network Configuration. A peering that is also the other way
 // round (ConsumerAndProvider) keeps its network.
 func (p *Peering) Unpeer(ctx context.Context, providerID liqov1beta1.ClusterID) error {
-	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
-	defer cancel()
+	if p.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
+		defer cancel()
+	}
 	local, remote, err := p.factories()
 	if err != nil {
 		return err
@@ -56,10 +60,10 @@ func (p *Peering) Unpeer(ctx context.Context, providerID liqov1beta1.ClusterID) 
 		providerKinds = append(providerKinds, &networkingv1beta1.GatewayServerList{}, &networkingv1beta1.GatewayClientList{},
 			&networkingv1beta1.ConfigurationList{})
 	}
-	if err := removeAll(ctx, local.CRClient, providerID, consumerKinds, true); err != nil {
+	if err := removeAll(ctx, local.CRClient, providerID, consumerKinds, waitGone); err != nil {
 		return err
 	}
-	return removeAll(ctx, remote.CRClient, consumerID, providerKinds, false)
+	return removeAll(ctx, remote.CRClient, consumerID, providerKinds, dontWait)
 }
 
 // consumerSide lists, in the order liqoctl unpeer removes them, the kinds the consumer holds
@@ -76,17 +80,32 @@ func consumerSide() []client.ObjectList {
 // cannot run without the provider, and what the provider held went with it. It deletes
 // the consumer's ResourceSlices, VirtualNodes (and with them the Nodes), Identity,
 // gateways and network Configuration for id, waits until each is gone, then the
-// ForeignCluster.
+// ForeignCluster. Liqo's CRD replicator's finalizer on a ResourceSlice waits for the
+// provider, which will never answer again: a ResourceSlice still there after forceAfter
+// loses its finalizers.
 func Forget(ctx context.Context, c client.Client, id liqov1beta1.ClusterID) error {
-	if err := removeAll(ctx, c, id, consumerSide(), true); err != nil {
+	if err := removeAll(ctx, c, id, consumerSide(), forceGone); err != nil {
 		return err
 	}
 	return DeleteForeignCluster(ctx, c, id)
 }
 
+// How removeAll ends: without waiting (the provider's side), waiting until every object is
+// gone, or waiting and then removing the finalizers of what is left after forceAfter.
+type ending int
+
+const (
+	dontWait ending = iota
+	waitGone
+	forceGone
+)
+
+// forceAfter is how long Forget lets Liqo's own finalizers run before it removes them.
+const forceAfter = 10 * time.Second
+
 // removeAll deletes, kind after kind, the objects of kinds labelled with the remote cluster
-// id, waiting until each kind is gone when wait is set.
-func removeAll(ctx context.Context, c client.Client, id liqov1beta1.ClusterID, kinds []client.ObjectList, waitGone bool) error {
+// id, and ends each kind as end says.
+func removeAll(ctx context.Context, c client.Client, id liqov1beta1.ClusterID, kinds []client.ObjectList, end ending) error {
 	byID := client.MatchingLabels{policy.LiqoRemoteClusterIDLabel: string(id)}
 	for _, list := range kinds {
 		if err := c.List(ctx, list, byID); err != nil {
@@ -104,17 +123,57 @@ func removeAll(ctx context.Context, c client.Client, id liqov1beta1.ClusterID, k
 				return fmt.Errorf("delete %T %s: %w", item, client.ObjectKeyFromObject(item.(client.Object)), err)
 			}
 		}
-		if !waitGone || len(items) == 0 {
+		if end == dontWait || len(items) == 0 {
 			continue
 		}
-		err = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		gone := func(ctx context.Context) (bool, error) {
 			if err := c.List(ctx, list, byID); err != nil {
 				return false, err
 			}
 			return meta.LenList(list) == 0, nil
-		})
+		}
+		if end == forceGone && forcible(list) {
+			waitCtx, cancel := context.WithTimeout(ctx, forceAfter)
+			err = wait.PollUntilContextCancel(waitCtx, 500*time.Millisecond, true, gone)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				if err := dropFinalizers(ctx, c, list); err != nil {
+					return err
+				}
+				err = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, gone)
+			}
+		} else {
+			err = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, gone)
+		}
 		if err != nil {
 			return fmt.Errorf("wait for the %T of %s to be deleted: %w", list, id, err)
+		}
+	}
+	return nil
+}
+
+// forcible: the kinds whose finalizers wait for the provider — a ResourceSlice's, which
+// Liqo's CRD replicator holds until it has deleted the provider's copy. Others (a
+// VirtualNode's drains the virtual node's pods here) are never cut short.
+func forcible(list client.ObjectList) bool {
+	_, ok := list.(*authv1beta1.ResourceSliceList)
+	return ok
+}
+
+// dropFinalizers removes the finalizers of list's objects (as last listed).
+func dropFinalizers(ctx context.Context, c client.Client, list client.ObjectList) error {
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return err
+	}
+	for _, item := range items {
+		obj := item.(client.Object)
+		if len(obj.GetFinalizers()) == 0 {
+			continue
+		}
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))
+		if err := client.IgnoreNotFound(c.Patch(ctx, obj, patch)); err != nil {
+			return fmt.Errorf("remove the finalizers of %T %s: %w", obj, client.ObjectKeyFromObject(obj), err)
 		}
 	}
 	return nil

@@ -44,13 +44,7 @@ const peererServiceAccount = "system:serviceaccount:kubexr-system:xr-capi-peerer
 // de-labelled one on both sides.
 func TestXRCAPIPeererPeersAndUnpeersClusterAPIClusters(t *testing.T) {
 	ctx := context.Background()
-	sb := sandbox.NewForTest(t)
-	mgmt := sb.StartClusterForTest(t, sandbox.ClusterOptions{Name: "mgmt", ClusterAPI: true, Liqo: true})
-	provider, err := capilocal.Start(ctx, sb, mgmt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(provider.Stop)
+	_, mgmt, provider := startManagement(t)
 	if err := mgmt.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +147,10 @@ func TestXRCAPIPeererPeersAndUnpeersClusterAPIClusters(t *testing.T) {
 			t.Errorf("%s = %d, want %d (-1: at least 1)", series, got, want)
 		}
 	}
+	// Which way the deleted Cluster went depends on who is faster: the two-sided unpeering
+	// or Cluster API stopping its control plane.
+	t.Logf("unpeerings: %d on both sides, %d forgotten (consumer side only)",
+		metricValue(metrics, `kubexr_capi_unpeerings_total{result="unpeered"}`), metricValue(metrics, `kubexr_capi_unpeerings_total{result="forgotten"}`))
 	if got := metricValue(metrics, `kubexr_capi_unpeerings_total{result="unpeered"}`) +
 		metricValue(metrics, `kubexr_capi_unpeerings_total{result="forgotten"}`); got != 2 {
 		t.Errorf("unpeerings (both sides or forgotten) = %d, want 2 (edge-rome deleted, edge-athens unlabelled)\n%s", got, metrics)

@@ -33,13 +33,7 @@ const provisionTimeout = 3 * time.Minute
 // the labelled one through Liqo, and deleting the other stops its control plane.
 func TestClusterAPIProvisionsPeersAndTearsDownLocalClusters(t *testing.T) {
 	ctx := context.Background()
-	sb := sandbox.NewForTest(t)
-	mgmt := sb.StartClusterForTest(t, sandbox.ClusterOptions{Name: "mgmt", ClusterAPI: true, Liqo: true})
-	provider, err := capilocal.Start(ctx, sb, mgmt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(provider.Stop) // before the sandbox stops (cleanups run last-in first-out)
+	sb, mgmt, provider := startManagement(t)
 
 	if err := mgmt.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}}); err != nil {
 		t.Fatal(err)
@@ -166,6 +160,21 @@ func TestClusterAPIProvisionsPeersAndTearsDownLocalClusters(t *testing.T) {
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("edge-rome's kubeconfig Secret after deletion: %v, want not found", err)
 	}
+}
+
+// startManagement starts a management cluster with Cluster API's real core manager and
+// Liqo's control plane (it is the Liqo consumer too) and the local provider, which stops
+// before the sandbox does.
+func startManagement(t *testing.T) (*sandbox.Sandbox, *sandbox.Cluster, *capilocal.Provider) {
+	t.Helper()
+	sb := sandbox.NewForTest(t)
+	mgmt := sb.StartClusterForTest(t, sandbox.ClusterOptions{Name: "mgmt", ClusterAPI: true, Liqo: true})
+	provider, err := capilocal.Start(context.Background(), sb, mgmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(provider.Stop) // before the sandbox stops (cleanups run last-in first-out)
+	return sb, mgmt, provider
 }
 
 // waitProvisioned waits until Cluster API reports the Cluster Provisioned, with its

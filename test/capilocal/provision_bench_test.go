@@ -53,13 +53,7 @@ func TestProvisioningTimes(t *testing.T) {
 		batches = []int{1, 3, 5}
 	}
 	ctx := context.Background()
-	sb := sandbox.NewForTest(t)
-	mgmt := sb.StartClusterForTest(t, sandbox.ClusterOptions{Name: "mgmt", ClusterAPI: true, Liqo: true})
-	provider, err := capilocal.Start(ctx, sb, mgmt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(provider.Stop)
+	_, mgmt, _ := startManagement(t)
 	startPeerer(t, mgmt, "")
 	figures := provisionFigures{Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
 	for round, n := range batches {
@@ -84,8 +78,12 @@ func TestProvisioningTimes(t *testing.T) {
 						return
 					}
 				}
-				provisioned[i], probed[i] = watchProvisioning(t, mgmt, ns, name, start)
-				peered[i] = watchPeered(t, mgmt, name, start)
+				// Both watched at once: peering may finish before Cluster API probes the
+				// remote connection.
+				var both sync.WaitGroup
+				both.Go(func() { provisioned[i], probed[i] = watchProvisioning(t, mgmt, ns, name, start) })
+				both.Go(func() { peered[i] = watchPeered(t, mgmt, name, start) })
+				both.Wait()
 			}()
 		}
 		wg.Wait()
