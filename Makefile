@@ -16,7 +16,7 @@ GO_TEST_FLAGS ?=
 
 all: build
 
-build: ## Build kubectl-xr and xr-webhook into bin/.
+build: ## Build kubectl-xr, xr-webhook and xr-capi-peerer into bin/
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 generate: ## Regenerate deepcopy (api/...) and the LatencyClass CRD (api/v1alpha1 only: api/output kinds are never stored) with controller-gen (built from the module proxy).
@@ -36,7 +36,7 @@ test-gateways: testbins ## Liqo's real gateways over the delay relay (root and /
 fuzz: testbins ## Every fuzzer for FUZZTIME (default 60s) each; failing inputs land in testdata/fuzz.
 	hack/fuzz.sh
 
-bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's pod handler against Liqo's, admission overhead through a real API server, placement quality, the RTT estimator on recorded gateway traces, scale, peer list against liqoctl info, Cluster API provisioning times (figures in bench/results/).
+bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's pod handler against Liqo's, admission overhead through a real API server, placement quality, the RTT estimator on recorded gateway traces, scale, peer list against liqoctl info, Cluster API provisioning and automatic peering times (figures in bench/results/).
 	mkdir -p bench/results
 	go test -run '^$$' -bench . -benchmem ./policy/... | tee bench/results/decision.txt
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/handlers.json \

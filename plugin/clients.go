@@ -5,38 +5,26 @@ import (
 	"fmt"
 	"os"
 
-	authv1beta1 "github.com/liqotech/liqo/apis/authentication/v1beta1"
-	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
-	ipamv1alpha1 "github.com/liqotech/liqo/apis/ipam/v1alpha1"
-	networkingv1beta1 "github.com/liqotech/liqo/apis/networking/v1beta1"
-	offloadingv1beta1 "github.com/liqotech/liqo/apis/offloading/v1beta1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec, OIDC and cloud auth providers in kubeconfigs
-	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	outputv1 "github.com/kubexr/kubectl-xr/api/output/v1alpha1"
 	xrv1 "github.com/kubexr/kubectl-xr/api/v1alpha1"
+	"github.com/kubexr/kubectl-xr/internal/peering"
 )
 
-// newScheme has the types the plugin reads and writes: core Kubernetes, CRDs, Liqo's,
-// Cluster API's and kubectl-xr's, and the kinds of its output.
+// newScheme has the types the plugin reads and writes: peering's (core Kubernetes, Liqo's
+// and Cluster API's), CRDs, kubectl-xr's, and the kinds of its output.
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(peering.AddToScheme(s))
 	utilruntime.Must(apiextensionsv1.AddToScheme(s))
-	utilruntime.Must(liqov1beta1.AddToScheme(s))
-	utilruntime.Must(authv1beta1.AddToScheme(s))
-	utilruntime.Must(networkingv1beta1.AddToScheme(s))
-	utilruntime.Must(offloadingv1beta1.AddToScheme(s))
-	utilruntime.Must(ipamv1alpha1.AddToScheme(s))
 	utilruntime.Must(xrv1.AddToScheme(s))
 	utilruntime.Must(outputv1.AddToScheme(s))
-	utilruntime.Must(clusterv1.AddToScheme(s))
 	return s
 }
 

@@ -121,6 +121,14 @@ func (o *InstallOptions) image(installed string) (image, why string, err error) 
 		"pass --image REF (make image builds one into dist/)", version.Version)
 }
 
+// releaseIfRemoved releases the Clusters xr-capi-peerer held when --capi=false removed it.
+func (o *InstallOptions) releaseIfRemoved(ctx context.Context, c client.Client) error {
+	if !o.capiGiven || o.CAPI {
+		return nil
+	}
+	return releaseClusters(ctx, c, o.dryRun, o.Out)
+}
+
 // capiWebhookConfiguration is the ValidatingWebhookConfiguration of Cluster API's core
 // provider (clusterctl init names it so).
 const capiWebhookConfiguration = "capi-validating-webhook-configuration"
@@ -321,7 +329,10 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	}
 	if !deferConfigurations {
 		if o.dryRun.none() {
-			return o.prune(ctx, k.client, mapper)
+			if err := o.prune(ctx, k.client, mapper); err != nil {
+				return err
+			}
+			return o.releaseIfRemoved(ctx, k.client)
 		}
 		return nil
 	}
@@ -377,6 +388,9 @@ func (o *InstallOptions) waitThenConfigure(ctx context.Context, c client.Client,
 		return fmt.Errorf("%w: removed its webhook configurations, so nothing waits for it (kubectl -n %s logs deploy/%s)", err, installNamespace, webhookName)
 	}
 	if err := o.prune(ctx, c, mapper); err != nil {
+		return err
+	}
+	if err := o.releaseIfRemoved(ctx, c); err != nil {
 		return err
 	}
 	fmt.Fprintln(o.Out, "xr-webhook is available")
@@ -510,5 +524,5 @@ func (o *UninstallOptions) Run(ctx context.Context) error {
 		}
 		fmt.Fprintf(o.Out, "%s/%s deleted%s\n", kindGroup(obj), obj.GetName(), o.dryRun.suffix())
 	}
-	return nil
+	return releaseClusters(ctx, k.client, o.dryRun, o.Out)
 }

@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +16,9 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kubexr/kubectl-xr/internal/capipeer"
 	"github.com/kubexr/kubectl-xr/plugin"
+	"github.com/kubexr/kubectl-xr/test/capilocal"
 )
 
 // TestInstallCAPIAddsKeepsAndRemovesXRCAPIPeerer: install --capi adds xr-capi-peerer (in
@@ -106,6 +109,30 @@ func TestInstallCAPIAddsKeepsAndRemovesXRCAPIPeerer(t *testing.T) {
 	err = env.c.Client.Get(ctx, client.ObjectKey{Name: "xr-capi-peerer"}, &rbacv1.ClusterRole{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("xr-capi-peerer's ClusterRole after install --capi=false: %v, want it pruned", err)
+	}
+
+	// Uninstalling xr-capi-peerer releases the Clusters it held: nothing else would remove
+	// its finalizer, and they could never be deleted.
+	mustXR(t, "install", "--capi", "--image", image, "--wait=false")
+	held := capilocal.Cluster("fleet", "held-edge", nil)
+	held.Finalizers = []string{capipeer.Finalizer}
+	held.Annotations = map[string]string{capipeer.AnnotationClusterID: "held-edge"}
+	if err := env.c.Client.Create(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.c.Client.Delete(ctx, held) })
+	if out := mustXR(t, "uninstall", "--dry-run=server"); !strings.Contains(out,
+		"cluster.cluster.x-k8s.io/held-edge released from xr-capi-peerer (server dry run) (its peering held-edge stays: kubectl xr peer remove held-edge ends it)\n") {
+		t.Errorf("uninstall --dry-run=server:\n%s", out)
+	}
+	if err := env.c.Client.Get(ctx, client.ObjectKeyFromObject(held), held); err != nil || !slices.Contains(held.Finalizers, capipeer.Finalizer) {
+		t.Fatalf("uninstall --dry-run=server released held-edge: %v %v", err, held.Finalizers)
+	}
+	if out := mustXR(t, "uninstall"); !strings.Contains(out, "cluster.cluster.x-k8s.io/held-edge released from xr-capi-peerer (its peering held-edge stays") {
+		t.Errorf("uninstall:\n%s", out)
+	}
+	if err := env.c.Client.Get(ctx, client.ObjectKeyFromObject(held), held); err != nil || slices.Contains(held.Finalizers, capipeer.Finalizer) {
+		t.Errorf("after uninstall, held-edge: %v, finalizers %v", err, held.Finalizers)
 	}
 }
 

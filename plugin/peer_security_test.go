@@ -83,13 +83,13 @@ func TestCAPIKubeconfigSecretsCannotRunCommands(t *testing.T) {
 			a.ClientKeyData, a.ClientCertificateData = nil, nil
 			a.Exec = &clientcmdapi.ExecConfig{APIVersion: "client.authentication.k8s.io/v1", Command: "/bin/sh",
 				Args: []string{"-c", "touch " + marker}, InteractiveMode: clientcmdapi.NeverExecInteractiveMode}
-		}, "has an exec credential plugin, which kubectl xr never runs"},
+		}, "has an exec credential plugin, which kubectl xr and xr-capi-peerer never run"},
 		"auth-provider": {func(a *clientcmdapi.AuthInfo, _ *clientcmdapi.Cluster) {
 			a.AuthProvider = &clientcmdapi.AuthProviderConfig{Name: "oidc", Config: map[string]string{"idp-issuer-url": "https://127.0.0.1:1"}}
-		}, "has an auth-provider, which kubectl xr never loads"},
+		}, "has an auth-provider, which kubectl xr and xr-capi-peerer never load"},
 		"token file": {func(a *clientcmdapi.AuthInfo, _ *clientcmdapi.Cluster) {
 			a.TokenFile = "/etc/hostname"
-		}, "names credential files, which kubectl xr never reads from a Secret's kubeconfig"},
+		}, "names credential files, which kubectl xr and xr-capi-peerer never read from a Secret's kubeconfig"},
 		"CA file": {func(_ *clientcmdapi.AuthInfo, c *clientcmdapi.Cluster) {
 			c.CertificateAuthorityData, c.CertificateAuthority = nil, "/etc/ssl/certs/ca-certificates.crt"
 		}, "names a CA file"},

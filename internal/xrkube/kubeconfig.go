@@ -37,16 +37,16 @@ func refuseLocalEffects(cfg *clientcmdapi.Config, what string) error {
 		a := cfg.AuthInfos[name]
 		switch {
 		case a.Exec != nil:
-			return fmt.Errorf("%s: user %q has an exec credential plugin, which kubectl xr never runs; %s", what, name, fix)
+			return fmt.Errorf("%s: user %q has an exec credential plugin, which kubectl xr and xr-capi-peerer never run; %s", what, name, fix)
 		case a.AuthProvider != nil:
-			return fmt.Errorf("%s: user %q has an auth-provider, which kubectl xr never loads; %s", what, name, fix)
+			return fmt.Errorf("%s: user %q has an auth-provider, which kubectl xr and xr-capi-peerer never load; %s", what, name, fix)
 		case a.TokenFile != "" || a.ClientCertificate != "" || a.ClientKey != "":
-			return fmt.Errorf("%s: user %q names credential files, which kubectl xr never reads from a Secret's kubeconfig; %s", what, name, fix)
+			return fmt.Errorf("%s: user %q names credential files, which kubectl xr and xr-capi-peerer never read from a Secret's kubeconfig; %s", what, name, fix)
 		}
 	}
 	for _, name := range sortedKeys(cfg.Clusters) {
 		if cfg.Clusters[name].CertificateAuthority != "" {
-			return fmt.Errorf("%s: cluster %q names a CA file, which kubectl xr never reads from a Secret's kubeconfig; use certificate-authority-data", what, name)
+			return fmt.Errorf("%s: cluster %q names a CA file, which kubectl xr and xr-capi-peerer never read from a Secret's kubeconfig; use certificate-authority-data", what, name)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	liqov1beta1 "github.com/liqotech/liqo/apis/core/v1beta1"
 	corev1 "k8s.io/api/core/v1"
@@ -44,7 +46,7 @@ const peererServiceAccount = "system:serviceaccount:kubexr-system:xr-capi-peerer
 // de-labelled one on both sides.
 func TestXRCAPIPeererPeersAndUnpeersClusterAPIClusters(t *testing.T) {
 	ctx := context.Background()
-	_, mgmt, provider := startManagement(t)
+	sb, mgmt, provider := startManagement(t)
 	if err := mgmt.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +89,22 @@ func TestXRCAPIPeererPeersAndUnpeersClusterAPIClusters(t *testing.T) {
 		t.Errorf("the unlabelled edge-oslo has a ForeignCluster (%v)", err)
 	}
 
+	// Liqo's real gateways for one automatic peering (the harness runs them, as for every
+	// peering here: xr-capi-peerer peered without networking), so its connection is reported.
+	connected := sandbox.GatewaySupport() == nil
+	if connected {
+		if _, err := mgmt.ConnectGateways(ctx, sb.Cluster("edge-athens"), sandbox.GatewayOptions{RTT: 8 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Logf("edge-athens's connection is not reported here: %v", sandbox.GatewaySupport())
+	}
+
 	bin := buildKubectlXR(t)
 	out := runXR(t, bin, mgmt, "peer", "list", "-o", "json")
+	if connected && peerConnection(t, out, "edge-athens") != "Connected" {
+		t.Errorf("peer list does not show edge-athens Connected:\n%s", out)
+	}
 	for _, name := range []string{"edge-athens", "edge-rome"} {
 		if !strings.Contains(out, `"capiCluster": "fleet/`+name+`"`) {
 			t.Errorf("peer list does not show %s's Cluster API origin:\n%s", name, out)
@@ -260,6 +276,26 @@ func assertNoCredentialLogged(t *testing.T, mgmt *sandbox.Cluster, cluster, logP
 			return
 		}
 	}
+}
+
+// peerConnection is a peer's connection in peer list -o json's output.
+func peerConnection(t *testing.T, peerListJSON, clusterID string) string {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			ClusterID  string `json:"clusterID"`
+			Connection string `json:"connection"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(peerListJSON), &list); err != nil {
+		t.Fatalf("peer list -o json: %v", err)
+	}
+	for _, p := range list.Items {
+		if p.ClusterID == clusterID {
+			return p.Connection
+		}
+	}
+	return ""
 }
 
 func getCluster(t *testing.T, mgmt *sandbox.Cluster, name string) *clusterv1.Cluster {
