@@ -43,6 +43,8 @@ bench: testbins ## Benchmarks (see BENCHMARKS.md): decision cost, xr-webhook's p
 		go test -count=1 -timeout 60m -run '^TestPodHandlerAgainstLiqos$$' -v ./webhook | grep -E '^\s+(\||handler_compare)|^(ok|FAIL|---)'
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/admission.json \
 		go test -count=1 -timeout 60m -run '^TestAdmissionOverheadThroughTheAPIServer$$' -v ./webhook | grep -E '^\s+(\||admission_overhead)|^(ok|FAIL|---)'
+	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/admission-binary.json \
+		go test -count=1 -timeout 60m -run '^TestAdmissionOverheadOfTheBinary$$' -v ./cmd/xr-webhook | grep -E '^\s+(\||admission_bench)|^(ok|FAIL|---)'
 	source hack/testbins-env.sh && KUBEXR_BENCH=1 KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/quality.json \
 		go test -count=1 -timeout 60m -run '^TestPlacementQualityAgainstLiqosDefault$$' -v ./webhook | grep -E '^\s+(\||placement_quality)|^(ok|FAIL|---)'
 	KUBEXR_BENCH_OUT=$(CURDIR)/bench/results/estimator.json \

@@ -3,11 +3,11 @@ package webhook_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	goruntime "runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,36 +17,30 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/kubexr/kubectl-xr/policy"
+	"github.com/kubexr/kubectl-xr/test/admissionbench"
 	"github.com/kubexr/kubectl-xr/test/benchout"
 	"github.com/kubexr/kubectl-xr/test/sandbox"
 	"github.com/kubexr/kubectl-xr/test/xrwebhook"
+	"github.com/kubexr/kubectl-xr/webhook"
 )
 
-// overheadConfig is one arm of the comparison: which webhooks a namespace's pods meet.
-type overheadConfig struct {
-	Name       string `json:"name"`
-	xr, liqo   bool
-	Pods       int     `json:"pods"`
-	Failed     int     `json:"failed"`
-	P50Millis  float64 `json:"p50Millis"`
-	P99Millis  float64 `json:"p99Millis"`
-	PodsPerSec float64 `json:"podsPerSecond"`
-	busy       time.Duration
-	latencies  []time.Duration
-}
-
-// TestAdmissionOverheadThroughTheAPIServer creates hinted pods with 16 concurrent
-// clients through a real API server into four namespaces, in interleaved rounds: (a) no
-// webhook applies, (b) xr-webhook's, (c) Liqo v1.2.0's pod webhook, (d) both — the
-// namespaces' labels decide, as in a real cluster. Both webhooks are served over TLS by
-// one in-process controller-runtime webhook server: a STAND-IN for the xr-webhook binary
-// and Liqo's webhook Deployment (same handler code, same server library, not their
-// processes). Without KUBEXR_BENCH it is the smoke run of `make test` (one round of 32
-// pods per arm): every pod is created and every pod of (b) and (d) carries its decision;
-// no timing is asserted. `make bench` sets KUBEXR_BENCH=1 (8 rounds of 256 pods per arm,
-// 2 048 each) and KUBEXR_BENCH_OUT.
+// TestAdmissionOverheadThroughTheAPIServer creates hinted pods through a real API server
+// into five namespaces whose labels decide which webhooks apply, as in a real cluster, in
+// interleaved rounds: (a) none, (b) xr-webhook's, (c) Liqo v1.2.0's pod webhook, (d) both,
+// (e) a webhook that allows every pod without reading it — the floor any webhook costs
+// here. xr-webhook and Liqo's handler are served over TLS by one in-process
+// controller-runtime webhook server: a STAND-IN for the xr-webhook binary and Liqo's
+// webhook Deployment (same handler code, same server library, not their processes;
+// cmd/xr-webhook's TestAdmissionOverheadOfTheBinary measures the binary). Beside the
+// client's view it reads the API server's own histogram of each webhook call and the
+// webhook server's. Without KUBEXR_BENCH it is the smoke run of `make test` (one round
+// of 32 pods per arm): every pod is created, every pod of (b) and (d) carries its
+// decision, and the API server counted calls of every webhook; no timing is asserted.
+// `make bench` sets KUBEXR_BENCH=1 (8 rounds of 256 pods per arm, 2 048 each) and
+// KUBEXR_BENCH_OUT.
 func TestAdmissionOverheadThroughTheAPIServer(t *testing.T) {
 	rounds, perRound := 1, 32
 	if os.Getenv("KUBEXR_BENCH") != "" {
@@ -60,6 +54,11 @@ func TestAdmissionOverheadThroughTheAPIServer(t *testing.T) {
 	}
 	t.Cleanup(run.Stop)
 	registerLiqoOn(t, c, run.Port, run.CA)
+	allowAll := admissionbench.StartAllowAll()
+	t.Cleanup(allowAll.Close)
+	if err := allowAll.Register(ctx, c.Client, allowAllLabel); err != nil {
+		t.Fatal(err)
+	}
 	for id, rtt := range map[string]time.Duration{"near": 5 * time.Millisecond, "far": 60 * time.Millisecond} {
 		if _, err := c.StandInVirtualNode(ctx, id, "vk-"+id); err != nil {
 			t.Fatal(err)
@@ -69,9 +68,10 @@ func TestAdmissionOverheadThroughTheAPIServer(t *testing.T) {
 		}
 	}
 	arms := []struct {
-		name     string
-		xr, liqo bool
-	}{{"a: no webhook", false, false}, {"b: xr-webhook", true, false}, {"c: Liqo's pod webhook", false, true}, {"d: both", true, true}}
+		name            string
+		xr, liqo, floor bool
+	}{{name: "a: no webhook"}, {name: "b: xr-webhook", xr: true}, {name: "c: Liqo's pod webhook", liqo: true},
+		{name: "d: both", xr: true, liqo: true}, {name: "e: allow-all webhook (floor)", floor: true}}
 	for i, arm := range arms {
 		labels := map[string]string{}
 		if arm.xr {
@@ -79,6 +79,9 @@ func TestAdmissionOverheadThroughTheAPIServer(t *testing.T) {
 		}
 		if arm.liqo {
 			labels["liqo.io/scheduling-enabled"] = "true"
+		}
+		if arm.floor {
+			labels[allowAllLabel] = "true"
 		}
 		ns := fmt.Sprintf("arm-%d", i)
 		if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}); err != nil {
@@ -91,11 +94,12 @@ func TestAdmissionOverheadThroughTheAPIServer(t *testing.T) {
 	hint := map[string]string{policy.AnnotationLatencyClass: "low"}
 	// Both webhooks answer (the API server has their configurations, the caches are
 	// warm): xr-webhook's decision in arm b, Liqo's virtual-node toleration in arm c
-	// (where xr-webhook is not called).
-	sandbox.Eventually(t, "both webhooks patch a probe pod", time.Minute, func() (bool, string) {
+	// (where xr-webhook is not called), and the allow-all webhook in arm e.
+	sandbox.Eventually(t, "every webhook answers a probe pod", time.Minute, func() (bool, string) {
 		xrPod := barePod("arm-1", fmt.Sprintf("probe-%d", time.Now().UnixNano()), hint)
 		liqoPod := barePod("arm-2", xrPod.Name, hint)
-		for _, pod := range []*corev1.Pod{xrPod, liqoPod} {
+		floorPod := barePod("arm-4", xrPod.Name, hint)
+		for _, pod := range []*corev1.Pod{xrPod, liqoPod, floorPod} {
 			if err := c.Client.Create(ctx, pod); err != nil {
 				return false, err.Error()
 			}
@@ -104,24 +108,63 @@ func TestAdmissionOverheadThroughTheAPIServer(t *testing.T) {
 		return xrPod.Annotations[policy.AnnotationDecision] != "" && liqoTolerates,
 			fmt.Sprintf("decision %q, Liqo's tolerations %v", xrPod.Annotations[policy.AnnotationDecision], liqoPod.Spec.Tolerations)
 	})
-	var b strings.Builder
+	newPod := func(ns, name string) *corev1.Pod { return barePod(ns, name, maps.Clone(hint)) }
+	var table, calls strings.Builder
 	var results []map[string]any
-	fmt.Fprintf(&b, "| clients | arm | pods | failed | p50 ms | p99 ms | pods/s | p50 ÷ a | p99 ÷ a | throughput ÷ a |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	table.WriteString(admissionbench.TableHeader)
+	calls.WriteString(admissionbench.CallsHeader)
 	for _, clients := range []int{1, 16} {
-		configs := make([]*overheadConfig, len(arms))
+		measured := make([]*admissionbench.Arm, len(arms))
 		for i, arm := range arms {
-			configs[i] = &overheadConfig{Name: arm.name, xr: arm.xr, liqo: arm.liqo}
+			measured[i] = &admissionbench.Arm{Name: arm.name, Namespace: fmt.Sprintf("arm-%d", i), WantDecision: arm.xr}
 		}
-		measureArms(t, c, configs, clients, rounds, perRound, hint)
-		base := configs[0]
-		for _, cfg := range configs {
-			fmt.Fprintf(&b, "| %d | %s | %d | %d | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f |\n", clients, cfg.Name, cfg.Pods, cfg.Failed,
-				cfg.P50Millis, cfg.P99Millis, cfg.PodsPerSec, cfg.P50Millis/base.P50Millis, cfg.P99Millis/base.P99Millis, cfg.PodsPerSec/base.PodsPerSec)
+		apiBefore, servedBefore := webhookHistograms(ctx, t, c)
+		for _, err := range admissionbench.Measure(ctx, c.Client, measured, clients, rounds, perRound, newPod) {
+			t.Error(err)
 		}
-		results = append(results, map[string]any{"clients": clients, "arms": configs})
+		apiAfter, servedAfter := webhookHistograms(ctx, t, c)
+		table.WriteString(admissionbench.Rows(clients, measured))
+		seen := map[string]any{}
+		for _, w := range []struct{ name, path string }{
+			{"placement.pods.kubexr.io", webhook.MutatePodPath}, {"pod.mutate.liqo.io", liqoPodPath}, {admissionbench.AllowAllName, ""},
+		} {
+			api := apiAfter[w.name].Since(apiBefore[w.name])
+			served := servedAfter[w.path].Since(servedBefore[w.path])
+			if api.Count == 0 {
+				t.Errorf("%d clients: the API server counted no call of %s", clients, w.name)
+			}
+			calls.WriteString(admissionbench.CallRow(clients, w.name, api, servedText(w.path, served)))
+			seen[w.name] = map[string]any{"calls": api.Count, "apiServerMeanMillis": api.MeanMillis(), "servedMeanMillis": served.MeanMillis()}
+		}
+		results = append(results, map[string]any{"clients": clients, "arms": measured, "webhookCalls": seen})
 	}
-	t.Logf("%d rounds × %d pods per arm and client count, GOMAXPROCS %d:\n%s", rounds, perRound, goruntime.GOMAXPROCS(0), b.String())
-	benchout.Write(t, map[string]any{"rounds": rounds, "podsPerRound": perRound, "results": results}, b.String())
+	out := table.String() + "\n" + calls.String()
+	t.Logf("%d rounds × %d pods per arm and client count, GOMAXPROCS %d:\n%s", rounds, perRound, goruntime.GOMAXPROCS(0), out)
+	benchout.Write(t, map[string]any{"rounds": rounds, "podsPerRound": perRound, "results": results}, out)
+}
+
+// allowAllLabel opts a namespace into the allow-all webhook (arm e).
+const allowAllLabel = "bench.kubexr.io/allow-all"
+
+// webhookHistograms reads the API server's histogram of webhook calls by webhook name
+// and this process's controller-runtime webhook server histogram by path.
+func webhookHistograms(ctx context.Context, t *testing.T, c *sandbox.Cluster) (api, served map[string]admissionbench.Histogram) {
+	t.Helper()
+	api, err := admissionbench.APIServerWebhooks(ctx, c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if served, err = admissionbench.Gathered(crmetrics.Registry, admissionbench.ServedName, "webhook"); err != nil {
+		t.Fatal(err)
+	}
+	return api, served
+}
+
+func servedText(path string, h admissionbench.Histogram) string {
+	if path == "" {
+		return "not measured (plain net/http)"
+	}
+	return fmt.Sprintf("%.3f (≤ %.0f)", h.MeanMillis(), h.QuantileBoundMillis(0.99))
 }
 
 // registerLiqoOn registers pod.mutate.liqo.io on c as Liqo's chart does (Pod CREATE in
@@ -146,47 +189,5 @@ func registerLiqoOn(t *testing.T, c *sandbox.Cluster, port int, ca []byte) {
 	}
 	if err := c.Client.Create(context.Background(), cfg); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// measureArms creates rounds × perRound hinted pods per arm with clients concurrent
-// clients, the arms interleaved round by round, and fills each arm's figures.
-func measureArms(t *testing.T, c *sandbox.Cluster, configs []*overheadConfig, clients, rounds, perRound int, hint map[string]string) {
-	t.Helper()
-	ctx := context.Background()
-	for r := range rounds {
-		for i, cfg := range configs {
-			ns := fmt.Sprintf("arm-%d", i)
-			var mu sync.Mutex
-			start := time.Now()
-			inParallel(clients, perRound, func(k int) {
-				pod := barePod(ns, fmt.Sprintf("c%d-r%d-%d", clients, r, k), hint)
-				began := time.Now()
-				err := c.Client.Create(ctx, pod)
-				took := time.Since(began)
-				mu.Lock()
-				defer mu.Unlock()
-				cfg.Pods++
-				if err != nil {
-					cfg.Failed++
-					t.Errorf("%s: create %s: %v", cfg.Name, pod.Name, err)
-					return
-				}
-				cfg.latencies = append(cfg.latencies, took)
-				if cfg.xr && pod.Annotations[policy.AnnotationDecision] == "" {
-					t.Errorf("%s: pod %s carries no decision", cfg.Name, pod.Name)
-				}
-			})
-			cfg.busy += time.Since(start)
-		}
-	}
-	for _, cfg := range configs {
-		slices.Sort(cfg.latencies)
-		if len(cfg.latencies) == 0 {
-			t.Fatalf("%s: no pod created", cfg.Name)
-		}
-		cfg.P50Millis = benchout.Millis(cfg.latencies[len(cfg.latencies)/2])
-		cfg.P99Millis = benchout.Millis(cfg.latencies[len(cfg.latencies)*99/100])
-		cfg.PodsPerSec = float64(len(cfg.latencies)) / cfg.busy.Seconds()
 	}
 }

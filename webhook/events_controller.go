@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -24,12 +26,21 @@ const (
 	ReasonNoEligibleCluster = "XRNoEligibleCluster"
 )
 
-// PlacementEvents explains each placement with an Event on the pod. It runs after the
-// pod exists because at admission a pod made from generateName has no name to attach an
-// Event to. Only the leader runs it, so each pod gets one Event.
+// PlacementEvents explains placements with Events. It runs after the pod exists because
+// at admission a pod made from generateName has no name to attach an Event to. Only the
+// leader runs it.
+//
+// A pod no cluster could take gets a Warning of its own: it is Pending and must say why.
+// A placed pod made by a controller (ReplicaSet, Job, StatefulSet…) is explained on that
+// controller, once per distinct decision, naming the pod that first showed it: a
+// controller's pods share their hint and so their decision until the measurements
+// change, and one Event per pod doubled what the API server writes for every pod
+// created (BENCHMARKS.md §3). Each pod's own decision stays in its kubexr.io/decision
+// annotation (`kubectl xr explain pod/NAME`). A bare pod gets its own Event.
 type PlacementEvents struct {
 	Client   client.Reader
 	Recorder Recorder
+	told     toldOwners
 }
 
 // Recorder is the part of the events.k8s.io recorder (manager.GetEventRecorder) used here.
@@ -54,7 +65,7 @@ func CreatedSince(since time.Time) predicate.Funcs {
 	}
 }
 
-// Reconcile emits the Event of one pod's decision.
+// Reconcile emits the Event of one pod's decision, unless its controller was told it.
 func (e *PlacementEvents) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	pod := &corev1.Pod{}
 	if err := e.Client.Get(ctx, req.NamespacedName, pod); err != nil {
@@ -66,9 +77,54 @@ func (e *PlacementEvents) Reconcile(ctx context.Context, req reconcile.Request) 
 		logf.FromContext(ctx).Info("pod decision annotation is not a decision record", "error", err.Error())
 		return reconcile.Result{}, nil
 	}
-	eventtype, reason, note := placementEvent(rec, strandedFate(metav1.GetControllerOfNoCopy(pod), rec.Move))
-	e.Recorder.Eventf(pod, nil, eventtype, reason, eventAction, "%s", note)
+	owner := metav1.GetControllerOfNoCopy(pod)
+	eventtype, reason, note := placementEvent(rec, strandedFate(owner, rec.Move))
+	if owner == nil || eventtype != corev1.EventTypeNormal {
+		e.Recorder.Eventf(pod, nil, eventtype, reason, eventAction, "%s", note)
+		return reconcile.Result{}, nil
+	}
+	// Pods whose hint is their own (copied from their controller's template) differ only
+	// in the source's pod name: that is the same decision.
+	same := rec
+	if strings.HasPrefix(same.Source, "pod/") {
+		same.Source = "pod"
+	}
+	if _, _, key := placementEvent(same, ""); !e.told.first(owner.UID, key) {
+		return reconcile.Result{}, nil
+	}
+	// The pod is the Event's related object, so each new decision is an Event of its own
+	// rather than a count on the controller's previous one (the recorder merges Events
+	// that differ only in their note).
+	controller := &metav1.PartialObjectMetadata{
+		TypeMeta:   metav1.TypeMeta{APIVersion: owner.APIVersion, Kind: owner.Kind},
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: owner.Name, UID: owner.UID},
+	}
+	e.Recorder.Eventf(controller, pod, eventtype, reason, eventAction, "pods from pod/%s on: %s", pod.Name, note)
 	return reconcile.Result{}, nil
+}
+
+// toldOwners remembers the last decision told on each controller. It is bounded: when
+// it holds maxToldOwners controllers it starts afresh, which at worst repeats an Event.
+type toldOwners struct {
+	mu   sync.Mutex
+	last map[types.UID]string
+}
+
+const maxToldOwners = 4096
+
+// first reports whether note differs from the last one told on the controller uid, and
+// records it.
+func (t *toldOwners) first(uid types.UID, note string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.last[uid] == note {
+		return false
+	}
+	if t.last == nil || len(t.last) >= maxToldOwners {
+		t.last = make(map[types.UID]string)
+	}
+	t.last[uid] = note
+	return true
 }
 
 // placementEvent renders a decision record for `kubectl describe pod`; stranded says

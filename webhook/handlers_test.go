@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -95,5 +97,30 @@ func TestPlacementEventText(t *testing.T) {
 				t.Errorf("got %s %s %q\nwant %s %s %q", typ, reason, note, tc.wantType, tc.wantReason, tc.wantNote)
 			}
 		})
+	}
+}
+
+func TestToldOwnersTellsEachControllerEachDecisionOnce(t *testing.T) {
+	var told toldOwners
+	steps := []struct {
+		uid, note string
+		want      bool
+	}{
+		{"rs-1", "may run on athens", true},
+		{"rs-1", "may run on athens", false},
+		{"rs-2", "may run on athens", true},
+		{"rs-1", "may run on athens, frankfurt", true},
+		{"rs-1", "may run on athens", true},
+	}
+	for i, s := range steps {
+		if got := told.first(types.UID(s.uid), s.note); got != s.want {
+			t.Errorf("step %d: first(%s, %q) = %v, want %v", i, s.uid, s.note, got, s.want)
+		}
+	}
+	for i := range maxToldOwners + 10 {
+		told.first(types.UID(fmt.Sprint("many-", i)), "n")
+	}
+	if len(told.last) > maxToldOwners {
+		t.Errorf("remembers %d controllers, want at most %d", len(told.last), maxToldOwners)
 	}
 }

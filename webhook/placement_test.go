@@ -120,6 +120,31 @@ func TestHintedWorkloadsGetConstraintsForEligibleClustersOnly(t *testing.T) {
 	}
 	// kubectl describe pod explains the placement.
 	waitEvent(t, "t1", "zoned", webhook.ReasonPlaced, "may run on local nodes, t1-athens (5ms), t1-frankfurt (15ms)")
+	// A controller's pods share one decision: it is told once, on the controller
+	// (kubectl describe replicaset), not on each of its pods.
+	stream := podsOf(t, "t1", map[string]string{"app": "stream"}, 2)
+	rs := metav1.GetControllerOf(&stream[0])
+	waitEvent(t, "t1", rs.Name, webhook.ReasonPlaced, "may run on local nodes, t1-athens (5ms), t1-frankfurt (15ms)")
+	var evs corev1.EventList
+	if err := env.c.Client.List(context.Background(), &evs, client.InNamespace("t1")); err != nil {
+		t.Fatal(err)
+	}
+	onRS := 0
+	for _, e := range evs.Items {
+		switch {
+		case e.Reason != webhook.ReasonPlaced:
+		case e.InvolvedObject.Name == rs.Name:
+			onRS++
+			if e.Series != nil || e.Count > 1 {
+				t.Errorf("the ReplicaSet's placement Event counts repeats: %+v %d", e.Series, e.Count)
+			}
+		case e.InvolvedObject.Name == stream[0].Name || e.InvolvedObject.Name == stream[1].Name:
+			t.Errorf("pod %s of a ReplicaSet got its own placement Event %q", e.InvolvedObject.Name, e.Message)
+		}
+	}
+	if onRS != 1 {
+		t.Errorf("ReplicaSet %s has %d placement Events for two pods with one decision; want 1", rs.Name, onRS)
+	}
 }
 
 func getPod(t *testing.T, ns, name string) corev1.Pod {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -76,13 +77,6 @@ func (p *PodPlacer) place(ctx context.Context, req admission.Request, pod *corev
 		return invalid(podRef(pod), errs), "denied", ""
 	}
 	hint, decision := ev.Hint, ev.Decision
-	// The patch is computed against the pod as this build re-encodes it, not against the
-	// request: a field this build's Pod type does not know (a newer API server) is absent
-	// from both, so no operation removes it.
-	original, err := json.Marshal(pod)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode pod: %w", err)), "error", hint.Class
-	}
 	placed := pod.DeepCopy()
 	decision.Apply(&placed.Spec)
 	if placed.Annotations == nil {
@@ -93,7 +87,7 @@ func (p *PodPlacer) place(ctx context.Context, req admission.Request, pod *corev
 		placed.Labels = map[string]string{}
 	}
 	placed.Labels[policy.LabelPlaced] = "true"
-	raw, err := json.Marshal(placed)
+	patches, err := ownPatch(pod, placed)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode pod: %w", err)), "error", hint.Class
 	}
@@ -103,7 +97,7 @@ func (p *PodPlacer) place(ctx context.Context, req admission.Request, pod *corev
 	}
 	logf.FromContext(ctx).V(1).Info("placed pod", "class", hint.Class, "bound", decision.Bound,
 		"local", decision.Local, "remote", len(decision.Remote), "reason", decision.Reason)
-	return onlyOwnPaths(admission.PatchResponseFromRaw(original, raw)), result, hint.Class
+	return admission.Patched("", patches...), result, hint.Class
 }
 
 // podRef names a pod as kubectl does; a controller's pod has no name yet at admission.
@@ -117,18 +111,41 @@ func podRef(pod *corev1.Pod) string {
 // ownPaths are the only parts of a pod the webhook changes.
 var ownPaths = []string{"/spec/affinity", "/spec/tolerations", "/metadata/annotations", "/metadata/labels"}
 
-// onlyOwnPaths drops patch operations outside ownPaths, so whatever the diff finds
-// elsewhere (a defaulting difference between this build and the API server) is left as
-// the API server sent it.
-func onlyOwnPaths(resp admission.Response) admission.Response {
-	kept := resp.Patches[:0]
-	for _, op := range resp.Patches {
-		if ownPath(op.Path) {
-			kept = append(kept, op)
-		}
+// ownParts is a pod reduced to ownPaths, in the pod's own JSON shape.
+type ownParts struct {
+	Metadata struct {
+		Annotations map[string]string `json:"annotations,omitempty"`
+		Labels      map[string]string `json:"labels,omitempty"`
+	} `json:"metadata"`
+	Spec struct {
+		Affinity    *corev1.Affinity    `json:"affinity,omitempty"`
+		Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	} `json:"spec"`
+}
+
+// ownPatch is the JSON patch from pod to placed within ownPaths. Only those parts are
+// encoded and compared — encoding and diffing the whole pod twice was a third of the
+// webhook's time per admission (BENCHMARKS.md §3) — and nothing else can be touched:
+// whatever differs elsewhere (a defaulting difference between this build and the API
+// server) is left as the API server sent it. Both sides are this build's encoding, so a
+// field inside these parts that this build does not know is absent from both and no
+// operation removes it.
+func ownPatch(pod, placed *corev1.Pod) ([]jsonpatch.JsonPatchOperation, error) {
+	parts := func(p *corev1.Pod) ([]byte, error) {
+		var o ownParts
+		o.Metadata.Annotations, o.Metadata.Labels = p.Annotations, p.Labels
+		o.Spec.Affinity, o.Spec.Tolerations = p.Spec.Affinity, p.Spec.Tolerations
+		return json.Marshal(&o)
 	}
-	resp.Patches = kept
-	return resp
+	before, err := parts(pod)
+	if err != nil {
+		return nil, err
+	}
+	after, err := parts(placed)
+	if err != nil {
+		return nil, err
+	}
+	return jsonpatch.CreatePatch(before, after)
 }
 
 // ownPath says whether a JSON patch path lies inside ownPaths.
